@@ -76,13 +76,16 @@ static void usage(const struct daemon_info *info, FILE *out)
 		info->name, info->summary);
 }
 
+#define DAEMON_MAX_TABLES 8
+
 static int load_config(struct daemon *d, struct config_error *err)
 {
-	const struct config_table tables[] = {
-	    {common_keys, &d->cfg},
-	    {d->info->keys, d->info->config},
-	};
-	unsigned n = d->info->keys ? 2 : 1;
+	struct config_table tables[DAEMON_MAX_TABLES] = {{common_keys, &d->cfg}};
+	unsigned n = 1;
+	if (d->info->keys)
+		tables[n++] = (struct config_table){d->info->keys, d->info->config};
+	for (unsigned i = 0; i < d->info->n_more_tables && n < DAEMON_MAX_TABLES; i++)
+		tables[n++] = d->info->more_tables[i];
 	return config_load_file_tables(d->config_path, tables, n, err);
 }
 
@@ -91,6 +94,8 @@ static void print_config(const struct daemon *d)
 	config_dump(stdout, common_keys, &d->cfg);
 	if (d->info->keys)
 		config_dump(stdout, d->info->keys, d->info->config);
+	for (unsigned i = 0; i < d->info->n_more_tables; i++)
+		config_dump(stdout, d->info->more_tables[i].keys, d->info->more_tables[i].dst);
 }
 
 int daemon_parse_args(struct daemon *d, const struct daemon_info *info, int argc, char **argv)
@@ -327,7 +332,8 @@ int daemon_start(struct daemon *d, const struct nfq_engine_handler *handler, voi
 		if (rc)
 			return rc;
 	}
-	int rc = event_loop_init(&d->loop);
+	int rc = event_loop_init_sized(&d->loop, d->loop_capacity ? d->loop_capacity
+								  : EVENT_LOOP_DEFAULT_SOURCES);
 	if (rc < 0) {
 		log_errnum(LOG_ERR, -rc, "event loop");
 		return DAEMON_EXIT_FAILURE;

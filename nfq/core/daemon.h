@@ -48,6 +48,9 @@ struct daemon_info {
 	/* The daemon's own config sections; may be NULL. */
 	const struct config_key *keys;
 	void *config;
+	/* Further sections with their own structs (e.g. [replication]). */
+	const struct config_table *more_tables;
+	unsigned n_more_tables;
 	/* Adds the daemon's own counters to a report; may be NULL. */
 	void (*collect_stats)(void *ctx, struct stats_report *r);
 };
@@ -63,6 +66,7 @@ struct daemon {
 	bool stopped;
 	void *ctx; /* passed to collect_stats */
 	bool loop_ready;
+	unsigned loop_capacity; /* event sources; 0 = the loop's default */
 	uint64_t started_ms;
 };
 

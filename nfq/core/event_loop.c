@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -12,24 +13,52 @@
 
 #define EVENT_LOOP_BATCH 32
 
-int event_loop_init(struct event_loop *loop)
+int event_loop_init_sized(struct event_loop *loop, unsigned capacity)
 {
 	memset(loop, 0, sizeof(*loop));
-	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (loop->epfd < 0)
-		return -errno;
-	for (unsigned i = 0; i < EVENT_LOOP_MAX_SOURCES; i++)
-		loop->sources[i].fd = -1;
+	loop->epfd = -1;
 	sigemptyset(&loop->blocked_signals);
+	if (capacity == 0)
+		return -EINVAL;
+	loop->sources = calloc(capacity, sizeof(*loop->sources));
+	loop->free_slots = calloc(capacity, sizeof(*loop->free_slots));
+	if (!loop->sources || !loop->free_slots) {
+		event_loop_free(loop);
+		return -ENOMEM;
+	}
+	loop->capacity = capacity;
+	for (unsigned i = 0; i < capacity; i++) {
+		loop->sources[i].fd = -1;
+		/* Lowest index on top, so slots are reused in order. */
+		loop->free_slots[i] = capacity - 1 - i;
+	}
+	loop->nfree = capacity;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0) {
+		int err = -errno;
+		event_loop_free(loop);
+		return err;
+	}
 	return 0;
+}
+
+int event_loop_init(struct event_loop *loop)
+{
+	return event_loop_init_sized(loop, EVENT_LOOP_DEFAULT_SOURCES);
 }
 
 static struct event_source *source_alloc(struct event_loop *loop)
 {
-	for (unsigned i = 0; i < EVENT_LOOP_MAX_SOURCES; i++)
-		if (loop->sources[i].kind == EVENT_SOURCE_FREE)
-			return &loop->sources[i];
-	return NULL;
+	if (loop->nfree == 0)
+		return NULL;
+	return &loop->sources[loop->free_slots[--loop->nfree]];
+}
+
+static void source_release(struct event_loop *loop, struct event_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->fd = -1;
+	loop->free_slots[loop->nfree++] = (unsigned)(src - loop->sources);
 }
 
 static int source_register(struct event_loop *loop, struct event_source *src, uint32_t events)
@@ -39,8 +68,7 @@ static int source_register(struct event_loop *loop, struct event_source *src, ui
 		int err = -errno;
 		if (src->owns_fd)
 			close(src->fd);
-		memset(src, 0, sizeof(*src));
-		src->fd = -1;
+		source_release(loop, src);
 		return err;
 	}
 	return 0;
@@ -61,15 +89,14 @@ int event_loop_add_fd(struct event_loop *loop, int fd, uint32_t events, event_fd
 
 int event_loop_del_fd(struct event_loop *loop, int fd)
 {
-	for (unsigned i = 0; i < EVENT_LOOP_MAX_SOURCES; i++) {
+	for (unsigned i = 0; i < loop->capacity; i++) {
 		struct event_source *src = &loop->sources[i];
 		if (src->kind == EVENT_SOURCE_FREE || src->fd != fd)
 			continue;
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 		if (src->owns_fd)
 			close(fd);
-		memset(src, 0, sizeof(*src));
-		src->fd = -1;
+		source_release(loop, src);
 		return 0;
 	}
 	return -ENOENT;
@@ -186,13 +213,16 @@ void event_loop_stop(struct event_loop *loop)
 
 void event_loop_free(struct event_loop *loop)
 {
-	for (unsigned i = 0; i < EVENT_LOOP_MAX_SOURCES; i++) {
+	for (unsigned i = 0; i < loop->capacity; i++) {
 		struct event_source *src = &loop->sources[i];
 		if (src->kind != EVENT_SOURCE_FREE && src->owns_fd)
 			close(src->fd);
-		memset(src, 0, sizeof(*src));
-		src->fd = -1;
 	}
+	free(loop->sources);
+	free(loop->free_slots);
+	loop->sources = NULL;
+	loop->free_slots = NULL;
+	loop->capacity = loop->nfree = 0;
 	if (loop->epfd >= 0)
 		close(loop->epfd);
 	loop->epfd = -1;

@@ -14,7 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define EVENT_LOOP_MAX_SOURCES 64
+/* Sources of a loop made with event_loop_init; a proxy with thousands of
+ * client sockets asks for more with event_loop_init_sized. */
+#define EVENT_LOOP_DEFAULT_SOURCES 64
 
 struct event_loop;
 
@@ -48,10 +50,14 @@ struct event_loop {
 	int epfd;
 	bool running;
 	sigset_t blocked_signals; /* unblocked again by event_loop_free */
-	struct event_source sources[EVENT_LOOP_MAX_SOURCES];
+	unsigned capacity, nfree;
+	unsigned *free_slots; /* stack of free indexes into sources */
+	struct event_source *sources;
 };
 
 int event_loop_init(struct event_loop *loop);
+/* A loop with room for `capacity` fds, timers and signal sets. */
+int event_loop_init_sized(struct event_loop *loop, unsigned capacity);
 /* Closes the epoll fd and every timer/signal fd the loop created; fds added
  * with event_loop_add_fd stay open (their owner closes them). Restores the
  * signal mask for the signals the loop had blocked. */

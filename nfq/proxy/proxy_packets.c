@@ -1,0 +1,135 @@
+/* proxy_packets - the proxy's NFQUEUE handler (raw PREROUTING): a segment of
+ * a splice (this proxy's or a peer's) is rewritten into the other
+ * connection's numbering and routed on by its new addresses; any other
+ * segment goes to the local stack (the sockets of connections not spliced
+ * yet), after its TSval is noted for the splice to come. */
+#include <arpa/inet.h>
+
+#include "clock.h"
+#include "log.h"
+#include "proxy.h"
+#include "proxy_splice.h"
+#include "tcp_options.h"
+
+/* The proxy that owns a segment no splice knows: for client -> VIP the
+ * cluster-wide hash of the client tuple, for backend -> IVIP the proxy whose
+ * port range holds the IVIP port. NULL when no cluster is configured. */
+static const struct proxy_peer *unspliced_owner(const struct proxy *px, uint32_t saddr,
+						uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+	if (px->cfg.npeers < 2)
+		return NULL;
+	if (daddr == ntohl(px->cfg.ivip.s_addr)) {
+		for (unsigned i = 0; i < px->cfg.npeers; i++)
+			if (dport >= px->cfg.peers[i].port_min &&
+			    dport <= px->cfg.peers[i].port_max)
+				return &px->cfg.peers[i];
+		return NULL;
+	}
+	struct splice_key k = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
+	return &px->cfg.peers[splice_owner(&k, px->cfg.npeers)];
+}
+
+void proxy_on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pkt,
+		     struct nfq_verdict *v)
+{
+	(void)engine;
+	struct proxy *px = ctx;
+	struct tcp4_packet p;
+	int rc = tcp4_parse(pkt->data, pkt->len, &p);
+	if (rc < 0) {
+		/* Not ours to judge: the local stack drops what it cannot use. */
+		px->count.malformed++;
+		return;
+	}
+	uint32_t saddr = tcp4_saddr(&p), daddr = tcp4_daddr(&p);
+	uint16_t sport = tcp4_sport(&p), dport = tcp4_dport(&p);
+	enum splice_way way;
+	struct splice_entry *e = splice_table_lookup(px->splices, saddr, sport, daddr, dport, &way);
+	if (!e) {
+		const struct proxy_peer *owner = unspliced_owner(px, saddr, sport, daddr, dport);
+		if (owner && owner->id != px->cfg.id) {
+			/* Before the splice only the accepting proxy's sockets know
+			 * the connection: route the segment there (rules/proxy.sh
+			 * maps the mark to a route via the owner). */
+			px->count.redirected++;
+			v->set_mark = true;
+			v->mark = px->cfg.redirect_mark_base + owner->id;
+			return;
+		}
+		struct tcp_options o;
+		px->count.seg_unspliced++;
+		if (tcp_options_parse(&p, &o) == 0 && o.has_timestamp)
+			tsval_cache_put(&px->tsvals, saddr, sport, daddr, dport, o.tsval);
+		return;
+	}
+	uint8_t flags = tcp4_flags(&p);
+	uint32_t seq = tcp4_seq(&p), ack = tcp4_ack(&p);
+	uint64_t now = monotonic_ms();
+	if (splice_table_note(px->splices, e, way, flags, seq, ack, (uint32_t)p.payload_len, now))
+		proxy_splice_closed_here(px, e);
+	if (flags & TCP_FL_FIN)
+		px->count.fin++;
+	if (flags & TCP_FL_RST)
+		px->count.rst++;
+	if (way == SPLICE_B2C && e->user && (flags & TCP_FL_ACK)) {
+		const struct splice_dir *d = &e->rec.dir[SPLICE_B2C];
+		proxy_splice_backend_ack(px, e->rec.id, ack,
+					 (uint32_t)tcp4_window(&p) << d->wscale_from);
+	}
+	struct splice_csum_state cs = {.gso = pkt->gso, .csum_not_ready = pkt->csum_not_ready};
+	if (pkt->orig_len > pkt->len ||
+	    splice_rewrite(&e->rec.dir[way], &p, cs) != SPLICE_REWRITE_OK) {
+		/* Accepted unmodified it would reach a socket that no longer
+		 * exists and reset the connection; dropped, it is resent. */
+		px->count.rewrite_errors++;
+		log_rl(&px->log_rl, LOG_WARNING, "cannot rewrite spliced segment (len %u of %u)",
+		       pkt->len, pkt->orig_len);
+		v->decision = NFQ_DECIDE_DROP;
+		return;
+	}
+	if (way == SPLICE_C2B) {
+		px->count.seg_c2b++;
+		px->count.bytes_c2b += p.payload_len;
+	} else {
+		px->count.seg_b2c++;
+		px->count.bytes_b2c += p.payload_len;
+	}
+	v->payload = pkt->data;
+	v->payload_len = (uint32_t)p.len;
+}
+
+void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
+{
+	const struct proxy_counters *c = &px->count;
+	stats_add(r, NULL, "accepted", c->accepted);
+	stats_add(r, NULL, "rejected_full", c->rejected_full);
+	stats_add(r, NULL, "head_garbage", c->head_garbage);
+	stats_add(r, NULL, "head_too_large", c->head_too_large);
+	stats_add(r, NULL, "head_timeout", c->head_timeout);
+	stats_add(r, NULL, "no_route", c->no_route);
+	stats_add(r, NULL, "connect_failed", c->connect_failed);
+	stats_add(r, NULL, "connect_timeout", c->connect_timeout);
+	stats_add(r, NULL, "spliced", c->spliced);
+	stats_add(r, NULL, "splice_failed", c->splice_failed);
+	stats_add(r, NULL, "client_closed_early", c->client_closed_early);
+	stats_add(r, NULL, "socket_bytes_read", c->socket_bytes_read);
+	stats_add(r, NULL, "injected_bytes", c->injected_bytes);
+	stats_add(r, NULL, "inject_failed", c->inject_failed);
+	stats_add(r, NULL, "ts_cache_miss", c->ts_cache_miss);
+	stats_add(r, NULL, "ports_exhausted", c->ports_exhausted);
+	stats_add(r, NULL, "seg_c2b", c->seg_c2b);
+	stats_add(r, NULL, "seg_b2c", c->seg_b2c);
+	stats_add(r, NULL, "bytes_c2b", c->bytes_c2b);
+	stats_add(r, NULL, "bytes_b2c", c->bytes_b2c);
+	stats_add(r, NULL, "seg_unspliced", c->seg_unspliced);
+	stats_add(r, NULL, "rewrite_errors", c->rewrite_errors);
+	stats_add(r, NULL, "malformed", c->malformed);
+	stats_add(r, NULL, "fin", c->fin);
+	stats_add(r, NULL, "rst", c->rst);
+	stats_add(r, NULL, "redirected", c->redirected);
+	if (px->splices)
+		splice_table_collect_stats(px->splices, r, "splice");
+	if (px->repl)
+		replication_collect_stats(px->repl, r, "repl");
+}
