@@ -62,7 +62,7 @@ $(foreach d,$(DAEMON_DIRS) $(TOOL_DIRS),$(eval $(call program,$(d))))
 # test file never means editing a shared one.
 $(BUILD)/unit_suites.h: $(UNIT_SRC) Makefile
 	@mkdir -p $(dir $@)
-	$(Q)for f in $(UNIT_SRC); do b=$$(basename $$f .c); echo "SUITE($${b#test_})"; done > $@.tmp && mv $@.tmp $@
+	$(Q)for f in $(UNIT_SRC); do b=$$(basename $$f .c); echo "SUITE($${b#test_})"; done > $@.tmp.$$$$ && mv $@.tmp.$$$$ $@
 
 $(BUILD)/tests/unit/run_unit.o: $(BUILD)/unit_suites.h
 $(BUILD)/bin/unit-tests: $(patsubst %.c,$(BUILD)/%.o,tests/unit/run_unit.c $(UNIT_SRC) $(UNIT_HELPERS)) $(BUILD)/libcore.a

@@ -20,7 +20,6 @@
 #include "clock.h"
 #include "event_loop.h"
 #include "log.h"
-#include "stats.h"
 
 #define RX_BATCH	256 /* datagrams per readable event */
 #define RESEND_PER_TICK 256
@@ -74,41 +73,6 @@ struct replication {
 	struct log_ratelimit rl;
 	uint8_t rxbuf[65536];
 };
-
-/* ---- defaults that apply to a splice_table ---- */
-
-int replication_default_add(struct splice_table *t, const struct splice_record *rec)
-{
-	return splice_table_apply(t, rec, monotonic_ms(), NULL);
-}
-
-int replication_default_del(struct splice_table *t, const struct splice_del *d)
-{
-	struct splice_entry *e = splice_table_find(t, d->id);
-
-	if (!e)
-		return -ENOENT;
-	splice_table_close(t, e, (enum splice_close_reason)d->reason, monotonic_ms());
-	return 0;
-}
-
-int replication_default_touch(struct splice_table *t, uint64_t id)
-{
-	struct splice_entry *e = splice_table_find(t, id);
-
-	if (!e)
-		return -ENOENT;
-	splice_table_touch(t, e, monotonic_ms());
-	return 0;
-}
-
-void replication_del_from_entry(struct splice_del *d, const struct splice_entry *e)
-{
-	d->id = e->rec.id;
-	d->client_key = e->rec.client_key;
-	d->backend_key = e->rec.backend_key;
-	d->reason = e->rec.close_reason ? e->rec.close_reason : SPLICE_CLOSE_ADMIN;
-}
 
 static int call_add(struct replication *r, struct peer *p, const struct splice_record *rec)
 {
@@ -250,13 +214,14 @@ static void batch_flush(struct batch *bt)
 	splice_msg_begin(&bt->b, bt->r->body, bt->r->body_cap, bt->type, 0, 0);
 }
 
-/* kind 0: record, 1: deletion, 2: touch id. */
-static void batch_add(struct batch *bt, int kind, const void *item)
+/* item: a record (ADD), a deletion (DEL) or a uint64_t id (TOUCH). */
+static void batch_add(struct batch *bt, const void *item)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int rc = kind == 0   ? splice_msg_add_record(&bt->b, item)
-			 : kind == 1 ? splice_msg_add_del(&bt->b, item)
-				     : splice_msg_add_touch(&bt->b, *(const uint64_t *)item);
+		int rc = bt->type == SPLICE_MSG_DEL ? splice_msg_add_del(&bt->b, item)
+			 : bt->type == SPLICE_MSG_TOUCH
+			     ? splice_msg_add_touch(&bt->b, *(const uint64_t *)item)
+			     : splice_msg_add_record(&bt->b, item);
 		if (rc != -ENOSPC) {
 			if (rc < 0)
 				bt->rc = rc;
@@ -264,6 +229,27 @@ static void batch_add(struct batch *bt, int kind, const void *item)
 		}
 		batch_flush(bt);
 	}
+}
+
+/* n items of `stride` bytes to every peer (records only where wanted). */
+static int send_all(struct replication *r, uint16_t type, const void *items, unsigned n,
+		    size_t stride)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < r->npeers; i++) {
+		struct batch bt;
+		batch_begin(&bt, r, &r->peers[i], type);
+		for (unsigned k = 0; k < n; k++) {
+			const void *item = (const char *)items + k * stride;
+			if (type != SPLICE_MSG_ADD || wants(r, &r->peers[i], item))
+				batch_add(&bt, item);
+		}
+		batch_flush(&bt);
+		if (bt.rc < 0)
+			rc = bt.rc;
+	}
+	return rc;
 }
 
 static void ensure_timer(struct replication *r);
@@ -288,29 +274,12 @@ static void queue_resend(struct replication *r, const struct splice_record *rec,
 	ensure_timer(r);
 }
 
-static int send_records(struct replication *r, const struct splice_record *recs, unsigned n)
-{
-	int rc = 0;
-
-	for (unsigned i = 0; i < r->npeers; i++) {
-		struct batch bt;
-		batch_begin(&bt, r, &r->peers[i], SPLICE_MSG_ADD);
-		for (unsigned k = 0; k < n; k++)
-			if (wants(r, &r->peers[i], &recs[k]))
-				batch_add(&bt, 0, &recs[k]);
-		batch_flush(&bt);
-		if (bt.rc < 0)
-			rc = bt.rc;
-	}
-	return rc;
-}
-
 int replication_send_adds(struct replication *r, const struct splice_record *recs, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
 		if (splice_record_check(&recs[k]) != SPLICE_REC_OK)
 			return -EINVAL;
-	int rc = send_records(r, recs, n);
+	int rc = send_all(r, SPLICE_MSG_ADD, recs, n, sizeof(*recs));
 	for (unsigned k = 0; k < n; k++)
 		queue_resend(r, &recs[k], NULL);
 	return rc;
@@ -321,46 +290,21 @@ int replication_send_add(struct replication *r, const struct splice_record *rec)
 	return replication_send_adds(r, rec, 1);
 }
 
-static int send_dels(struct replication *r, const struct splice_del *dels, unsigned n)
-{
-	int rc = 0;
-
-	for (unsigned i = 0; i < r->npeers; i++) {
-		struct batch bt;
-		batch_begin(&bt, r, &r->peers[i], SPLICE_MSG_DEL);
-		for (unsigned k = 0; k < n; k++)
-			batch_add(&bt, 1, &dels[k]);
-		batch_flush(&bt);
-		if (bt.rc < 0)
-			rc = bt.rc;
-	}
-	return rc;
-}
-
 int replication_send_del(struct replication *r, const struct splice_del *d)
 {
 	if (d->id == 0 || d->reason == SPLICE_CLOSE_NONE || d->reason >= SPLICE_CLOSE_NREASONS)
 		return -EINVAL;
-	int rc = send_dels(r, d, 1);
+	int rc = send_all(r, SPLICE_MSG_DEL, d, 1, sizeof(*d));
 	queue_resend(r, NULL, d);
 	return rc;
 }
 
 int replication_send_touch(struct replication *r, const uint64_t *ids, unsigned n)
 {
-	int rc = 0;
-
-	for (unsigned i = 0; i < r->npeers; i++) {
-		struct batch bt;
-		batch_begin(&bt, r, &r->peers[i], SPLICE_MSG_TOUCH);
-		for (unsigned k = 0; k < n; k++)
-			if (ids[k])
-				batch_add(&bt, 2, &ids[k]);
-		batch_flush(&bt);
-		if (bt.rc < 0)
-			rc = bt.rc;
-	}
-	return rc;
+	for (unsigned k = 0; k < n; k++)
+		if (ids[k] == 0)
+			return -EINVAL;
+	return send_all(r, SPLICE_MSG_TOUCH, ids, n, sizeof(*ids));
 }
 
 /* ---- sync: requesting side ---- */
@@ -479,14 +423,14 @@ static void resend_due(struct replication *r, uint64_t now)
 		for (uint32_t k = 0; k < n; k++) {
 			const struct resend_item *it = &r->ring[(r->ring_head + k) % cap];
 			if (!it->is_del && wants(r, p, &it->u.rec))
-				batch_add(&adds, 0, &it->u.rec);
+				batch_add(&adds, &it->u.rec);
 		}
 		batch_flush(&adds);
 		batch_begin(&dels, r, p, SPLICE_MSG_DEL);
 		for (uint32_t k = 0; k < n; k++) {
 			const struct resend_item *it = &r->ring[(r->ring_head + k) % cap];
 			if (it->is_del)
-				batch_add(&dels, 1, &it->u.del);
+				batch_add(&dels, &it->u.del);
 		}
 		batch_flush(&dels);
 	}

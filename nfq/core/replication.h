@@ -201,8 +201,9 @@ uint32_t replication_node_id(const struct replication *r);
 int replication_local_addr(const struct replication *r, struct sockaddr_in *out);
 
 /* Sending. Each returns 0 when every wanted peer got its datagrams, else
- * the last -errno (counted per peer). ADD and DEL are queued for their
- * second copy. */
+ * the last -errno (counted per peer); -EINVAL for an invalid record,
+ * deletion or id (nothing sent). ADD and DEL are queued for their second
+ * copy. */
 int replication_send_add(struct replication *r, const struct splice_record *rec);
 int replication_send_adds(struct replication *r, const struct splice_record *recs, unsigned n);
 int replication_send_del(struct replication *r, const struct splice_del *d);

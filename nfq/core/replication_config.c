@@ -1,6 +1,7 @@
-/* replication_config - the operator's side of replication.h: the
- * [replication] configuration keys, the peer line parser, and the counter
- * report. Kept apart from replication.c because none of it is protocol; it
+/* replication_config - the edges of replication.h that are not protocol:
+ * the [replication] configuration keys, the peer line parser, the counter
+ * report, and the default way received state lands in a splice_table. Kept
+ * apart from replication.c so that file holds only the protocol; this one
  * reads the context only through the public accessors.
  */
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "replication.h"
 #include "stats.h"
 
@@ -186,6 +188,41 @@ const struct config_key replication_config_keys[] = {
     CONFIG_SIZE("replication", "sndbuf", struct replication_config, sndbuf, 0, 1ull << 30),
     {0},
 };
+
+/* ---- defaults that apply to a splice_table ---- */
+
+int replication_default_add(struct splice_table *t, const struct splice_record *rec)
+{
+	return splice_table_apply(t, rec, monotonic_ms(), NULL);
+}
+
+int replication_default_del(struct splice_table *t, const struct splice_del *d)
+{
+	struct splice_entry *e = splice_table_find(t, d->id);
+
+	if (!e)
+		return -ENOENT;
+	splice_table_close(t, e, (enum splice_close_reason)d->reason, monotonic_ms());
+	return 0;
+}
+
+int replication_default_touch(struct splice_table *t, uint64_t id)
+{
+	struct splice_entry *e = splice_table_find(t, id);
+
+	if (!e)
+		return -ENOENT;
+	splice_table_touch(t, e, monotonic_ms());
+	return 0;
+}
+
+void replication_del_from_entry(struct splice_del *d, const struct splice_entry *e)
+{
+	d->id = e->rec.id;
+	d->client_key = e->rec.client_key;
+	d->backend_key = e->rec.backend_key;
+	d->reason = e->rec.close_reason ? e->rec.close_reason : SPLICE_CLOSE_ADMIN;
+}
 
 /* ---- counters ---- */
 

@@ -470,6 +470,22 @@ static void merge_state(struct splice_record *dst, const struct splice_record *s
 	dst->state |= src->state & (uint8_t)~SPLICE_ST_CLOSED;
 }
 
+/* Closes an open entry whose record says it is over: closed there, or the
+ * halves of a close seen by different proxies meeting here. */
+static void settle(struct splice_table *t, struct splice_entry *e, const struct splice_record *rec,
+		   uint64_t now)
+{
+	if (e->rec.state & SPLICE_ST_CLOSED)
+		return;
+	if (rec->state & SPLICE_ST_CLOSED)
+		do_close(t, e, (enum splice_close_reason)rec->close_reason, now);
+	else if (e->rec.state & SPLICE_ST_RST)
+		do_close(t, e, SPLICE_CLOSE_RST, now);
+	else if ((e->rec.state & SPLICE_ST_FIN_C2B_ACKED) &&
+		 (e->rec.state & SPLICE_ST_FIN_B2C_ACKED))
+		do_close(t, e, SPLICE_CLOSE_FIN, now);
+}
+
 static int update_entry(struct splice_table *t, struct splice_entry *e,
 			const struct splice_record *rec, uint64_t now)
 {
@@ -495,16 +511,7 @@ static int update_entry(struct splice_table *t, struct splice_entry *e,
 		hash_link(t, H_BACKEND, idx);
 	}
 	merge_state(&e->rec, rec);
-	if (!(e->rec.state & SPLICE_ST_CLOSED)) {
-		/* Closed there, or the halves seen by different proxies meet here. */
-		if (rec->state & SPLICE_ST_CLOSED)
-			do_close(t, e, (enum splice_close_reason)rec->close_reason, now);
-		else if (e->rec.state & SPLICE_ST_RST)
-			do_close(t, e, SPLICE_CLOSE_RST, now);
-		else if ((e->rec.state & SPLICE_ST_FIN_C2B_ACKED) &&
-			 (e->rec.state & SPLICE_ST_FIN_B2C_ACKED))
-			do_close(t, e, SPLICE_CLOSE_FIN, now);
-	}
+	settle(t, e, rec, now);
 	if (!changed && e->rec.state == before) {
 		t->st.duplicates++;
 		return SPLICE_APPLY_DUPLICATE;
@@ -536,16 +543,14 @@ int splice_table_apply(struct splice_table *t, const struct splice_record *rec, 
 	e = &t->slots[idx];
 	memset(e, 0, sizeof(*e));
 	e->rec = *rec;
+	e->rec.state &= (uint8_t)~SPLICE_ST_CLOSED; /* settle() closes it properly */
+	e->rec.close_reason = SPLICE_CLOSE_NONE;
 	e->created_ms = e->last_seen_ms = now;
 	for (int h = 0; h < H_COUNT; h++)
 		hash_link(t, h, idx);
-	if (rec->state & SPLICE_ST_CLOSED) {
-		e->closed_ms = now;
-		list_append(t, idx, ON_LINGER);
-	} else {
-		list_append(t, idx, ON_ACTIVE);
-	}
+	list_append(t, idx, ON_ACTIVE);
 	t->count++;
+	settle(t, e, rec, now);
 	t->st.created++;
 	if (out)
 		*out = e;

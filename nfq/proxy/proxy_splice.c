@@ -52,6 +52,20 @@ static bool peer_wants(void *ctx, const struct replication_peer *to,
 	return rec->backend_key.saddr == ntohl(to->cfg.addr.sin_addr.s_addr);
 }
 
+/* A record of one of our own splices comes back (a sync after a restart):
+ * its IVIP port is taken again, or a new connection could be bound to it. */
+static int on_add(void *ctx, const struct replication_peer *from, const struct splice_record *rec)
+{
+	(void)from;
+	struct proxy *px = ctx;
+	int rc = replication_default_add(px->splices, rec);
+	uint16_t port = rec->backend_key.dport;
+	if (rc >= 0 && rec->creator == px->cfg.id && port >= px->cfg.port_min &&
+	    port <= px->cfg.port_max)
+		px->port_used[port - px->cfg.port_min] = 1;
+	return rc;
+}
+
 static void on_sync_done(void *ctx, const struct replication_peer *from, bool ok)
 {
 	struct proxy *px = ctx;
@@ -99,7 +113,7 @@ int proxy_splice_open(struct proxy *px, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	const struct replication_callbacks cb = {
-	    .sync_done = on_sync_done, .wants = peer_wants, .ctx = px};
+	    .add = on_add, .sync_done = on_sync_done, .wants = peer_wants, .ctx = px};
 	int rc = replication_create(&px->repl, &px->cfg.repl, &px->daemon->loop, px->splices, &cb,
 				    NULL, err, errlen);
 	if (rc < 0)

@@ -12,9 +12,9 @@
 #include "auth_msg.h"
 #include "stats.h"
 
-#define KEY_HEX "00112233445566778899aabbccddeeff0123456789abcdefFEDCBA9876543210"
+#define KEY_HEX	 "00112233445566778899aabbccddeeff0123456789abcdefFEDCBA9876543210"
 #define KEY2_HEX "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
-#define T0 1700000000000ull /* a wall clock in ms */
+#define T0	 1700000000000ull /* a wall clock in ms */
 
 static struct auth_key key, key2;
 static struct auth_receiver rx;
@@ -126,9 +126,9 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(v.body_len, 0);
 	ck_assert_int_eq(auth_msg_seal_at(&s, &key, 1, "x", 1, buf, AUTH_MSG_OVERHEAD, T0),
 			 -ENOSPC);
-	ck_assert_int_eq(auth_msg_seal_at(&s, &key, 1, buf, AUTH_MSG_MAX_BODY + 1, buf, 1u << 20,
-					  T0),
-			 -EMSGSIZE);
+	ck_assert_int_eq(
+	    auth_msg_seal_at(&s, &key, 1, buf, AUTH_MSG_MAX_BODY + 1, buf, 1u << 20, T0),
+	    -EMSGSIZE);
 	ck_assert_uint_eq(rx.counts[0], 4);
 }
 END_TEST
@@ -281,8 +281,7 @@ START_TEST(epoch_restart)
 	ck_assert_int_eq(auth_msg_open(&rx, &key, m, n, T0 + 10, NULL), AUTH_OK);
 	ck_assert_uint_eq(rx.epoch_resets, 1);
 	/* A message of the old incarnation, still fresh: a replay. */
-	ck_assert_int_eq(auth_msg_open(&rx, &key, old_msg, old_len, T0 + 10, NULL),
-			 AUTH_E_REPLAY);
+	ck_assert_int_eq(auth_msg_open(&rx, &key, old_msg, old_len, T0 + 10, NULL), AUTH_E_REPLAY);
 	/* A restart with a clock that stepped back is accepted only after
 	 * max_age of silence. */
 	struct auth_sender back;
