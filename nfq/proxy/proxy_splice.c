@@ -181,7 +181,7 @@ static int freeze_client(struct proxy *px, struct client_conn *c, struct tcp_rep
 	return -EAGAIN;
 }
 
-int proxy_splice_create(struct proxy *px, struct client_conn *c)
+static int splice_create_frozen(struct proxy *px, struct client_conn *c)
 {
 	struct tcp_repair_state cs, bs;
 	int rc = freeze_client(px, c, &cs);
@@ -281,6 +281,18 @@ int proxy_splice_create(struct proxy *px, struct client_conn *c)
 	log_debug("spliced %s:%u <-> backend port %u (%zu request bytes)",
 		  inet_ntoa(c->client.sin_addr), e.client_port, e.ivip_port, c->len);
 	return 0;
+}
+
+int proxy_splice_create(struct proxy *px, struct client_conn *c)
+{
+	int rc = splice_create_frozen(px, c);
+	if (rc < 0) {
+		/* Thawed, the sockets can still answer the client with an error
+		 * and close normally; frozen they would fall silent. */
+		tcp_repair_off(c->cfd);
+		tcp_repair_off(c->bfd);
+	}
+	return rc;
 }
 
 void proxy_splice_backend_ack(struct proxy *px, uint64_t splice_id, uint32_t ack,
