@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATS_MAX_ITEMS 160
+#define STATS_MAX_ITEMS 256
 #define STATS_NAME_MAX	48
 
 struct stats_item {

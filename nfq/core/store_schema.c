@@ -277,9 +277,66 @@ static const char migration_002[] =
     "WHERE c.sample_id = (SELECT max(sample_id) FROM counters x\n"
     "                     WHERE x.daemon = c.daemon AND x.name = c.name);\n";
 
+static const char migration_003[] =
+    "-- CRAFT store, schema version 3: what the logger learns about a transaction\n"
+    "-- beyond its boundaries (nfq/core/txn_log_store.c writes it).\n"
+    "\n"
+    "-- HTTP final status (NULL: line protocol, or no response head yet).\n"
+    "ALTER TABLE transactions ADD COLUMN status INTEGER;\n"
+    "-- Transaction ID carried in the request (aux logger: the backend's\n"
+    "-- transaction that caused this aux request), encoded like txn_id.\n"
+    "ALTER TABLE transactions ADD COLUMN aux_txn_id INTEGER;\n"
+    "\n"
+    "-- A message longer than the logger's max_kept_message is not kept in\n"
+    "-- payloads: its length and SHA-256 are kept instead (paper §3.1). The hash\n"
+    "-- covers the whole message as the peer receives it (head and body), or the\n"
+    "-- part that arrived when the connection ended early (complete = 0).\n"
+    "CREATE TABLE digests (\n"
+    "  conn_id     INTEGER NOT NULL,\n"
+    "  txn_id      INTEGER NOT NULL,\n"
+    "  direction   TEXT NOT NULL CHECK (direction IN ('request', 'response')),\n"
+    "  rel_start   INTEGER NOT NULL,           -- offset of the first byte hashed\n"
+    "  length      INTEGER NOT NULL,           -- bytes the hash covers\n"
+    "  sha256      BLOB NOT NULL,\n"
+    "  complete    INTEGER NOT NULL CHECK (complete IN (0, 1)),\n"
+    "  hash_ok     INTEGER NOT NULL CHECK (hash_ok IN (0, 1)), -- 0: bytes were missing\n"
+    "  logged_us   INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (conn_id, txn_id, direction)\n"
+    ") STRICT;\n"
+    "\n"
+    "DROP VIEW v_transactions;\n"
+    "CREATE VIEW v_transactions AS\n"
+    "SELECT t.conn_id,\n"
+    "  t.txn_id,\n"
+    "  ((t.txn_id >> 56) & 255) || '.' || ((t.txn_id >> 48) & 255) || '.' ||\n"
+    "    ((t.txn_id >> 40) & 255) || '.' || ((t.txn_id >> 32) & 255) AS client_ip,\n"
+    "  (t.txn_id >> 16) & 65535 AS client_port,\n"
+    "  t.txn_id & 65535 AS ordinal,\n"
+    "  t.state,\n"
+    "  t.status,\n"
+    "  strftime('%Y-%m-%d %H:%M:%f', t.request_us / 1e6, 'unixepoch') AS request_utc,\n"
+    "  (t.complete_us - t.request_us) / 1000.0 AS duration_ms,\n"
+    "  t.request_bytes,\n"
+    "  t.response_bytes,\n"
+    "  CASE g.deterministic WHEN 1 THEN 'deterministic'\n"
+    "    WHEN 0 THEN 'non-deterministic' END AS determinism,\n"
+    "  CASE g.read_only WHEN 1 THEN 'read-only' WHEN 0 THEN 'update' END AS access,\n"
+    "  CASE g.idempotent WHEN 1 THEN 'idempotent'\n"
+    "    WHEN 0 THEN 'non-idempotent' END AS idempotence,\n"
+    "  s.req_start,\n"
+    "  s.req_end,\n"
+    "  s.resp_start,\n"
+    "  s.resp_end,\n"
+    "  t.aux_txn_id,\n"
+    "  t.summary\n"
+    "FROM transactions t\n"
+    "LEFT JOIN tags g ON g.conn_id = t.conn_id AND g.txn_id = t.txn_id\n"
+    "LEFT JOIN seq_offsets s ON s.conn_id = t.conn_id AND s.txn_id = t.txn_id;\n";
+
 static const struct store_migration migrations[] = {
     {1, "001_initial", migration_001},
     {2, "002_views", migration_002},
+    {3, "003_logger", migration_003},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -75,6 +75,24 @@ static const struct store_stmt_def defs[STORE_STMT_COUNT] = {
     [STORE_COUNTER] = {"counter", 4,
 		       "INSERT INTO counters (daemon, name, value, sampled_us) "
 		       "VALUES (?1, ?2, ?3, ?4)"},
+    [STORE_TRANSACTION_UPSERT] =
+	{"transaction_upsert", 11,
+	 "INSERT INTO transactions (conn_id, txn_id, state, request_us, "
+	 "response_us, complete_us, request_bytes, response_bytes, summary, "
+	 "status, aux_txn_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	 "?11) ON CONFLICT (conn_id, txn_id) DO UPDATE SET "
+	 "state = excluded.state, "
+	 "response_us = coalesce(excluded.response_us, response_us), "
+	 "complete_us = coalesce(excluded.complete_us, complete_us), "
+	 "request_bytes = coalesce(excluded.request_bytes, request_bytes), "
+	 "response_bytes = coalesce(excluded.response_bytes, response_bytes), "
+	 "summary = coalesce(excluded.summary, summary), "
+	 "status = coalesce(excluded.status, status), "
+	 "aux_txn_id = coalesce(excluded.aux_txn_id, aux_txn_id)"},
+    [STORE_DIGEST] = {"digest", 9,
+		      "INSERT OR REPLACE INTO digests (conn_id, txn_id, direction, rel_start, "
+		      "length, sha256, complete, hash_ok, logged_us) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
 };
 
 const struct store_stmt_def *store_stmt_def(enum store_stmt stmt)

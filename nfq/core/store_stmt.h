@@ -41,6 +41,14 @@
  *                     bytes_resent, txns_replayed, outcome(text),
  *                     detail(text)                                      (18)
  *   COUNTER           daemon(text), name(text), value, sampled_us       (4)
+ *   TRANSACTION_UPSERT conn_id, txn_id, state(text), request_us,
+ *                     response_us, complete_us, request_bytes,
+ *                     response_bytes, summary(text), status, aux_txn_id;
+ *                     inserts, or updates where the value is not NULL
+ *                     (state and request_us required) (schema 3)        (11)
+ *   DIGEST            conn_id, txn_id, direction(text), rel_start,
+ *                     length, sha256(blob), complete, hash_ok,
+ *                     logged_us; replaces (schema 3)                    (9)
  */
 #ifndef CRAFT_STORE_STMT_H
 #define CRAFT_STORE_STMT_H
@@ -58,6 +66,8 @@ enum store_stmt {
 	STORE_SPLICE_SNAPSHOT,
 	STORE_FAILOVER_EVENT,
 	STORE_COUNTER,
+	STORE_TRANSACTION_UPSERT,
+	STORE_DIGEST,
 	STORE_STMT_COUNT
 };
 

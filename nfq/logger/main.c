@@ -1,44 +1,121 @@
-/* craft-logger - the logger host's daemon. For now it is the pass-through:
- * every TCP segment between proxies and backends is queued, counted and
- * accepted at once. The role is fail-open: if the daemon dies the rule's
- * --queue-bypass lets traffic flow, and a full queue accepts
- * (NFQA_CFG_F_FAIL_OPEN), because a missing log must never stop service. */
+/* craft-logger - the logger host's daemon (paper §3.1, §3.5).
+ *
+ * Two modes ([logger] mode):
+ * - passthrough: every TCP segment between proxies and backends is queued,
+ *   counted and accepted at once (the foundation's measurements use it);
+ * - log (the default when [logger] db is set): the same, and a copy of each
+ *   segment goes through the transaction pipeline into the database
+ *   (logger.h): connections, transactions with their sequence offsets,
+ *   tags, AckCL marks, request/response bytes for recovery.
+ * Either way the verdict is ACCEPT and never waits for the log. The role is
+ * fail-open: if the daemon dies the rule's --queue-bypass lets traffic flow,
+ * and a full queue accepts (NFQA_CFG_F_FAIL_OPEN), because a missing log
+ * must never stop service.
+ *
+ * Config sections besides [queue] and [daemon]: [logger] (mode, db,
+ * backlog, expire_interval, counters_interval and the pipeline's keys, see
+ * txn_log.h), [flows], [transactions], [store] (store.h). */
 #include <stdlib.h>
 
 #include "daemon.h"
+#include "log.h"
+#include "logger.h"
 #include "passthrough.h"
+
+struct app {
+	struct passthrough pt;
+	struct logger lg;
+	bool log_mode;
+};
 
 static void on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pkt,
 		      struct nfq_verdict *v)
 {
 	(void)engine;
 	(void)v; /* accept */
-	passthrough_packet(ctx, pkt);
+	struct app *a = ctx;
+	passthrough_packet(&a->pt, pkt);
+	if (a->log_mode)
+		logger_packet(&a->lg, pkt);
 }
 
 static void collect_stats(void *ctx, struct stats_report *r)
 {
-	passthrough_collect_stats(ctx, r);
+	struct app *a = ctx;
+	passthrough_collect_stats(&a->pt, r);
+	if (a->log_mode)
+		logger_collect_stats(&a->lg, r);
+}
+
+static const struct config_key logger_keys[] = {
+    CONFIG_ENUM("logger", "mode", struct logger_config, mode, logger_mode_names),
+    CONFIG_STR("logger", "db", struct logger_config, db),
+    CONFIG_SIZE("logger", "backlog", struct logger_config, backlog_bytes, 65536, 1ull << 30),
+    CONFIG_DURATION_MS("logger", "expire_interval", struct logger_config, expire_interval_ms, 10,
+		       60000),
+    CONFIG_DURATION_MS("logger", "counters_interval", struct logger_config, counters_interval_ms, 0,
+		       86400000),
+    TXN_LOG_CONFIG_KEYS(struct logger_config, log),
+    STORE_CONFIG_KEYS(struct logger_config, store),
+    {0},
+};
+
+static void rewrite_stats_file(struct daemon *d)
+{
+	if (!d->cfg.stats_file[0])
+		return;
+	struct stats_report *r = malloc(sizeof(*r));
+	if (!r)
+		return;
+	daemon_collect_stats(d, r);
+	stats_write_file(r, d->cfg.stats_file);
+	free(r);
 }
 
 int main(int argc, char **argv)
 {
-	static struct passthrough pt;
+	static struct app app;
+	static struct logger_config cfg;
+	logger_config_defaults(&cfg);
 	static const struct daemon_info info = {
 	    .name = "craft-logger",
 	    .summary = "Logger host: copies every TCP segment between proxies and backends "
-		       "from NFQUEUE, counts it and accepts it (fail-open).",
+		       "from NFQUEUE and accepts it (fail-open); with a database it logs "
+		       "connections and transactions (offsets, tags, AckCL, bytes).",
 	    .fail_open = true,
+	    .keys = logger_keys,
+	    .config = &cfg,
 	    .collect_stats = collect_stats,
 	};
 	struct daemon d;
 	int rc = daemon_parse_args(&d, &info, argc, argv);
 	if (rc != 0)
 		return rc > 0 ? DAEMON_EXIT_OK : DAEMON_EXIT_USAGE;
-	const struct nfq_engine_handler handler = {.on_packet = on_packet, .ctx = &pt};
-	rc = daemon_start(&d, &handler, &pt);
+	app.log_mode = cfg.mode == LOGGER_MODE_LOG || (cfg.mode == LOGGER_MODE_AUTO && cfg.db[0]);
+	if (app.log_mode) {
+		rc = logger_init(&app.lg, &cfg);
+		if (rc != 0) {
+			logger_finish(&app.lg);
+			return rc;
+		}
+		/* More observers of logger_txn_log(&app.lg) (failure detection,
+		 * a control socket) are registered here, before traffic flows;
+		 * their timers and sockets join d.loop after daemon_start. */
+	} else {
+		log_notice("pass-through mode: packets are counted, not logged");
+	}
+	const struct nfq_engine_handler handler = {.on_packet = on_packet, .ctx = &app};
+	rc = daemon_start(&d, &handler, &app);
+	if (rc == 0 && app.log_mode && logger_attach(&app.lg, &d.loop) != 0)
+		rc = DAEMON_EXIT_FAILURE;
 	if (rc == 0)
 		rc = daemon_run(&d);
 	daemon_stop(&d);
+	if (app.log_mode) {
+		if (logger_finish(&app.lg) != 0 && rc == 0)
+			rc = DAEMON_EXIT_FAILURE;
+		rewrite_stats_file(&d);
+		free(app.lg.final);
+	}
 	return rc;
 }
