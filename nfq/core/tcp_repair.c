@@ -77,6 +77,17 @@ int tcp_repair_dump(int fd, struct tcp_repair_state *st)
 	return 0;
 }
 
+ssize_t tcp_repair_peek_recv(int fd, void *buf, size_t len)
+{
+	int rc = set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
+	if (rc < 0)
+		return rc;
+	ssize_t n = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	int err = errno;
+	set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	return n < 0 ? -err : n;
+}
+
 int tcp_repair_close_silently(int fd)
 {
 	int rc = tcp_repair_on(fd);

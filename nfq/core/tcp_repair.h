@@ -18,7 +18,9 @@
 #define CRAFT_TCP_REPAIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct tcp_repair_state {
 	uint32_t snd_nxt;   /* write_seq: sequence of the next byte written */
@@ -38,6 +40,10 @@ int tcp_repair_on(int fd);
 int tcp_repair_off(int fd);
 /* Reads everything above; the socket must be in repair mode. */
 int tcp_repair_dump(int fd, struct tcp_repair_state *st);
+/* Copies up to len bytes of the receive queue without consuming them (the
+ * socket must be in repair mode): nothing is acknowledged or announced.
+ * Returns the bytes copied or -errno. */
+ssize_t tcp_repair_peek_recv(int fd, void *buf, size_t len);
 /* Puts the socket in repair mode (if it is not yet) and closes it: the peer
  * hears nothing. The fd is closed in every case. */
 int tcp_repair_close_silently(int fd);

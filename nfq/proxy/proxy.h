@@ -77,6 +77,8 @@ struct pending_inject {
 	bool used;
 	uint64_t splice_id;
 	struct splice_inject inj;
+	bool clamped_any; /* see clamp_injected_ack */
+	uint16_t clamped_window;
 };
 
 struct proxy_counters {
@@ -85,7 +87,7 @@ struct proxy_counters {
 	uint64_t client_closed_early, socket_bytes_read, injected_bytes, inject_failed;
 	uint64_t ts_cache_miss, ports_exhausted;
 	uint64_t seg_c2b, seg_b2c, bytes_c2b, bytes_b2c, seg_unspliced;
-	uint64_t rewrite_errors, malformed, fin, rst, redirected;
+	uint64_t rewrite_errors, malformed, fin, rst, redirected, acks_clamped, acks_suppressed;
 };
 
 struct proxy {

@@ -9,7 +9,56 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxy_splice.h"
+#include "seq.h"
 #include "tcp_options.h"
+
+/* While the proxy still owes the backend the request bytes it drained, the
+ * backend acknowledges those bytes — which the client had acknowledged long
+ * before, from the proxy's socket. Forwarded as they are, such ACKs are
+ * older than the client's snd_una: ignored with their window updates, or
+ * answered with RFC 5961 challenge ACKs, and their SACK blocks discarded.
+ * So they are raised to the end of the injected range (the point the client
+ * was acknowledged to) and lose their SACK blocks, which can only describe
+ * the injected range or be rebuilt by the next ACK. A pure ACK that then
+ * says nothing new (same window) would be a duplicate ACK to the client and
+ * could trigger a spurious fast retransmit: it is dropped (returns false). */
+static bool clamp_injected_ack(struct proxy *px, struct splice_entry *e, struct tcp4_packet *p,
+			       struct splice_csum_state cs)
+{
+	struct pending_inject *pi = e->user;
+	uint32_t floor = pi->inj.start_seq + (uint32_t)pi->inj.len;
+	uint32_t ack = tcp4_ack(p);
+	uint16_t window = tcp4_window(p);
+	bool pure = p->payload_len == 0 && !(tcp4_flags(p) & (TCP_FL_FIN | TCP_FL_RST | TCP_FL_SYN));
+	const struct splice_dir *d = &e->rec.dir[SPLICE_B2C];
+	/* May complete (and free) the injection: pi is not used after this. */
+	proxy_splice_backend_ack(px, e->rec.id, ack, (uint32_t)window << d->wscale_from);
+	if (!seq_before(ack, floor))
+		return true;
+	/* The backend's right window edge stays where it is: what the client
+	 * may send is what lies between the floor and that edge. */
+	uint32_t right = ack + ((uint32_t)window << d->wscale_from);
+	uint32_t room = seq_after(right, floor) ? right - floor : 0;
+	uint32_t field = room >> d->wscale_from;
+	uint16_t new_window = field > 0xffff ? 0xffff : (uint16_t)field;
+	pi = e->user;
+	if (pure && pi && pi->clamped_any && pi->clamped_window == new_window) {
+		px->count.acks_suppressed++;
+		return false;
+	}
+	if (pi) {
+		pi->clamped_any = true;
+		pi->clamped_window = new_window;
+	}
+	enum tcp_csum_mode mode = (cs.gso || cs.csum_not_ready) ? CSUM_DEFERRED : CSUM_COMPLETE;
+	tcp4_set_ack(p, floor, mode);
+	tcp4_set_window(p, new_window, mode);
+	struct tcp_options o;
+	if (tcp_options_parse(p, &o) == 0 && o.sack_count)
+		tcp_options_strip(p, &o, TCP_OPT_SACK, mode);
+	px->count.acks_clamped++;
+	return true;
+}
 
 /* The proxy that owns a segment no splice knows: for client -> VIP the
  * cluster-wide hash of the client tuple, for backend -> IVIP the proxy whose
@@ -72,12 +121,12 @@ void proxy_on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pk
 		px->count.fin++;
 	if (flags & TCP_FL_RST)
 		px->count.rst++;
-	if (way == SPLICE_B2C && e->user && (flags & TCP_FL_ACK)) {
-		const struct splice_dir *d = &e->rec.dir[SPLICE_B2C];
-		proxy_splice_backend_ack(px, e->rec.id, ack,
-					 (uint32_t)tcp4_window(&p) << d->wscale_from);
-	}
 	struct splice_csum_state cs = {.gso = pkt->gso, .csum_not_ready = pkt->csum_not_ready};
+	if (way == SPLICE_B2C && e->user && (flags & TCP_FL_ACK) &&
+	    !clamp_injected_ack(px, e, &p, cs)) {
+		v->decision = NFQ_DECIDE_DROP;
+		return;
+	}
 	if (pkt->orig_len > pkt->len ||
 	    splice_rewrite(&e->rec.dir[way], &p, cs) != SPLICE_REWRITE_OK) {
 		/* Accepted unmodified it would reach a socket that no longer
@@ -128,6 +177,8 @@ void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
 	stats_add(r, NULL, "fin", c->fin);
 	stats_add(r, NULL, "rst", c->rst);
 	stats_add(r, NULL, "redirected", c->redirected);
+	stats_add(r, NULL, "acks_clamped", c->acks_clamped);
+	stats_add(r, NULL, "acks_suppressed", c->acks_suppressed);
 	if (px->splices)
 		splice_table_collect_stats(px->splices, r, "splice");
 	if (px->repl)

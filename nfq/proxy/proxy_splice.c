@@ -12,9 +12,6 @@
 #include "proxy.h"
 #include "tcp_repair.h"
 
-/* Times the client socket is drained again when bytes arrived between the
- * last read and the freeze. */
-#define DRAIN_ROUNDS 4
 /* How often peers hear which splices are busy; well below the idle time. */
 #define TOUCH_INTERVAL_MS 10000
 #define TOUCH_BATCH	  64
@@ -145,40 +142,26 @@ static struct pending_inject *inject_alloc(struct proxy *px)
 	return NULL;
 }
 
-/* Reads what the client sent after the head; false when it does not fit. */
-static bool drain_client(struct proxy *px, struct client_conn *c)
-{
-	for (;;) {
-		if (c->len == c->cap) {
-			char probe;
-			return recv(c->cfd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
-		}
-		ssize_t n = read(c->cfd, c->buf + c->len, c->cap - c->len);
-		if (n > 0) {
-			c->len += (size_t)n;
-			px->count.socket_bytes_read += (uint64_t)n;
-			continue;
-		}
-		return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-	}
-}
-
-/* Freezes the client socket with nothing left unread in it. */
+/* Freezes the client socket and takes a copy of what it received but the
+ * proxy has not read. Reading it normally would make the kernel announce a
+ * reopened window to the client before the splice exists (the client then
+ * sends into a window the backend never offered); a peek under repair
+ * leaves the socket's state exactly as the client last saw it. */
 static int freeze_client(struct proxy *px, struct client_conn *c, struct tcp_repair_state *cs)
 {
-	for (int round = 0; round < DRAIN_ROUNDS; round++) {
-		if (!drain_client(px, c))
-			return -ENOBUFS;
-		int rc = tcp_repair_on(c->cfd);
-		if (rc < 0)
-			return rc;
-		if ((rc = tcp_repair_dump(c->cfd, cs)) < 0)
-			return rc;
-		if (cs->inq == 0)
-			return 0;
-		tcp_repair_off(c->cfd);
-	}
-	return -EAGAIN;
+	int rc = tcp_repair_on(c->cfd);
+	if (rc < 0 || (rc = tcp_repair_dump(c->cfd, cs)) < 0)
+		return rc;
+	if (cs->inq == 0)
+		return 0;
+	if (cs->inq > c->cap - c->len)
+		return -ENOBUFS;
+	ssize_t n = tcp_repair_peek_recv(c->cfd, c->buf + c->len, cs->inq);
+	if (n != (ssize_t)cs->inq)
+		return n < 0 ? (int)n : -EAGAIN;
+	c->len += (size_t)n;
+	px->count.socket_bytes_read += (uint64_t)n;
+	return 0;
 }
 
 static int splice_create_frozen(struct proxy *px, struct client_conn *c)
