@@ -296,7 +296,49 @@ int proxy_open(struct proxy *px, struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "event loop: %s", strerror(-rc));
 		return rc;
 	}
-	return proxy_splice_open(px, err, errlen);
+	rc = proxy_splice_open(px, err, errlen);
+	if (rc < 0)
+		return rc;
+	return proxy_heartbeat_open(px, err, errlen);
+}
+
+/* The workload factor the load balancer weighs proxies by: the scarcest of
+ * connection slots, CPU and queue room (heartbeat.h has the formula). Until
+ * the splice table is synced from the peers, a (re)starting proxy asks for
+ * no traffic: it could not forward the live splices yet. */
+static int heartbeat_status(void *ctx, struct heartbeat_status *st)
+{
+	struct proxy *px = ctx;
+	uint32_t busy = 0;
+	for (uint32_t k = 0; k < px->cfg.max_clients; k++)
+		busy += px->conns[k].state != CC_FREE;
+	uint32_t conns = busy + splice_table_count(px->splices);
+	int cpu = heartbeat_cpu_sample(&px->cpu);
+	struct nfq_kernel_queue_stats ks = {0};
+	nfq_kernel_queue_stats((uint16_t)px->daemon->cfg.queue_num, &ks);
+	st->connections = conns;
+	st->workload = heartbeat_workload(conns, px->cfg.max_clients + px->cfg.max_splices,
+					  cpu < 0 ? 0 : (uint32_t)cpu, ks.queue_total,
+					  px->daemon->cfg.queue_maxlen);
+	if (px->repl && replication_sync_state(px->repl) == REPLICATION_SYNC_PENDING)
+		st->flags |= HEARTBEAT_F_NOT_READY;
+	return 0;
+}
+
+int proxy_heartbeat_open(struct proxy *px, char *err, size_t errlen)
+{
+	if (px->cfg.hb.ntargets == 0)
+		return 0; /* no load balancer to tell */
+	if (px->cfg.hb.id == 0)
+		px->cfg.hb.id = px->cfg.id;
+	if (!px->cfg.hb.key_file[0])
+		snprintf(px->cfg.hb.key_file, sizeof(px->cfg.hb.key_file), "%s",
+			 px->cfg.repl.key_file);
+	int rc = heartbeat_sender_open(&px->hb, &px->cfg.hb, NULL, &px->daemon->loop,
+				       heartbeat_status, px, err, errlen);
+	if (rc == 0)
+		px->hb_open = true;
+	return rc;
 }
 
 void proxy_close(struct proxy *px)
@@ -305,6 +347,9 @@ void proxy_close(struct proxy *px)
 		for (uint32_t k = 0; k < px->cfg.max_clients; k++)
 			if (px->conns[k].state != CC_FREE)
 				conn_free(px, &px->conns[k]);
+	if (px->hb_open)
+		heartbeat_sender_close(&px->hb);
+	px->hb_open = false;
 	proxy_splice_close(px);
 	if (px->listen_fd >= 0)
 		close(px->listen_fd);

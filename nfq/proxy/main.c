@@ -23,7 +23,8 @@ int main(int argc, char **argv)
 {
 	static struct proxy px;
 	proxy_config_defaults(&px.cfg);
-	static const struct config_table more[] = {{replication_config_keys, &px.cfg.repl}};
+	static const struct config_table more[] = {{replication_config_keys, &px.cfg.repl},
+						   {heartbeat_sender_config_keys, &px.cfg.hb}};
 	static const struct daemon_info info = {
 	    .name = "craft-proxy",
 	    .summary = "Proxy: accepts clients on the VIP, L7-routes the first request, "
@@ -32,7 +33,7 @@ int main(int argc, char **argv)
 	    .keys = proxy_config_keys,
 	    .config = &px.cfg,
 	    .more_tables = more,
-	    .n_more_tables = 1,
+	    .n_more_tables = 2,
 	    .collect_stats = collect_stats,
 	};
 	struct daemon d;

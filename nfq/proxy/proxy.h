@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "heartbeat.h"
 #include "http_request_head.h"
 #include "l7_route.h"
 #include "replication.h"
@@ -54,8 +55,9 @@ struct proxy_config {
 	struct l7_router router;
 	struct proxy_peer peers[PROXY_MAX_PEERS]; /* sorted by id */
 	unsigned npeers;
-	uint32_t redirect_mark_base;	/* mark = base + owner id */
-	struct replication_config repl; /* [replication]; no peers = single proxy */
+	uint32_t redirect_mark_base;	   /* mark = base + owner id */
+	struct replication_config repl;	   /* [replication]; no peers = single proxy */
+	struct heartbeat_sender_config hb; /* [heartbeat]; no target = no beats */
 };
 
 enum client_conn_state { CC_FREE, CC_READING, CC_CONNECTING };
@@ -101,6 +103,9 @@ struct proxy {
 	struct splice_table *splices;
 	struct replication *repl;
 	uint64_t last_touch_ms;
+	struct heartbeat_sender hb;
+	bool hb_open;
+	struct heartbeat_cpu cpu;
 	struct pending_inject *injects;
 	unsigned ninjects;
 	struct proxy_counters count;
@@ -117,6 +122,9 @@ extern const struct config_key proxy_config_keys[];
 int proxy_init(struct proxy *px, char *err, size_t errlen);
 /* Sockets in the daemon's event loop: listener, replication. */
 int proxy_open(struct proxy *px, struct daemon *d, char *err, size_t errlen);
+/* Heartbeats to the load balancers (section [heartbeat]); none configured:
+ * nothing to do. */
+int proxy_heartbeat_open(struct proxy *px, char *err, size_t errlen);
 void proxy_close(struct proxy *px);
 void proxy_tick(struct proxy *px, uint64_t now_ms);
 void proxy_collect_stats(const struct proxy *px, struct stats_report *r);

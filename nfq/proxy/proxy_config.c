@@ -30,6 +30,7 @@ void proxy_config_defaults(struct proxy_config *cfg)
 	cfg->splice_linger_ms = 10000;
 	cfg->redirect_mark_base = 0x100;
 	replication_config_default(&cfg->repl);
+	heartbeat_sender_config_default(&cfg->hb);
 }
 
 /* proxy = ID ADDR PORTMIN-PORTMAX */

@@ -29,7 +29,8 @@ static bool clamp_injected_ack(struct proxy *px, struct splice_entry *e, struct 
 	uint32_t floor = pi->inj.start_seq + (uint32_t)pi->inj.len;
 	uint32_t ack = tcp4_ack(p);
 	uint16_t window = tcp4_window(p);
-	bool pure = p->payload_len == 0 && !(tcp4_flags(p) & (TCP_FL_FIN | TCP_FL_RST | TCP_FL_SYN));
+	bool pure =
+	    p->payload_len == 0 && !(tcp4_flags(p) & (TCP_FL_FIN | TCP_FL_RST | TCP_FL_SYN));
 	const struct splice_dir *d = &e->rec.dir[SPLICE_B2C];
 	/* May complete (and free) the injection: pi is not used after this. */
 	proxy_splice_backend_ack(px, e->rec.id, ack, (uint32_t)window << d->wscale_from);
@@ -183,4 +184,6 @@ void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
 		splice_table_collect_stats(px->splices, r, "splice");
 	if (px->repl)
 		replication_collect_stats(px->repl, r, "repl");
+	if (px->hb_open)
+		heartbeat_sender_collect_stats(&px->hb, r, "hb");
 }
