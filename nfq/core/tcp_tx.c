@@ -41,6 +41,22 @@ const char *tcp_tx_mode_name(enum tcp_tx_mode mode)
 	return (unsigned)mode < 4 ? mode_names[mode] : "?";
 }
 
+static int set_congestion(int fd, const struct tcp_tx_config *cfg)
+{
+	if (cfg->mode != TCP_TX_TLA || !cfg->congestion[0])
+		return 0;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cfg->congestion,
+		       (socklen_t)strnlen(cfg->congestion, sizeof(cfg->congestion))) == 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "reno", 4) == 0)
+		return 0;
+	return -errno;
+}
+
+int tcp_tx_prepare_listener(int lfd, const struct tcp_tx_config *cfg)
+{
+	return set_congestion(lfd, cfg);
+}
+
 static bool logger_mode(const struct tcp_tx *tx)
 {
 	return tx->cfg.mode == TCP_TX_TLA || tx->cfg.mode == TCP_TX_2CA;
@@ -67,10 +83,7 @@ int tcp_tx_attach(struct tcp_tx **out, int fd, const struct tcp_tx_config *cfg)
 			    cfg->max_txn_bytes > (1u << 29) ? 1 << 29 : (int)cfg->max_txn_bytes;
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 		}
-		if (cfg->mode == TCP_TX_TLA && cfg->congestion[0] &&
-		    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cfg->congestion,
-			       (socklen_t)strnlen(cfg->congestion, sizeof(cfg->congestion))) < 0)
-			setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "reno", 4);
+		set_congestion(fd, cfg);
 		int rc = tcp_tx_ctl_open(tx);
 		if (rc < 0) {
 			tcp_tx_detach(tx);

@@ -80,6 +80,13 @@ const char *tcp_tx_mode_name(enum tcp_tx_mode mode);
 
 struct tcp_tx;
 
+/* Prepares a listening socket for connections the library will attach to
+ * (TLA: the congestion control, see above). Setting it on the listener
+ * rather than on each accepted socket matters: a socket that started with
+ * BBR keeps the kernel's internal pacing after it switches, and paces
+ * held-and-released data by an RTT the hold inflated. 0 or -errno. */
+int tcp_tx_prepare_listener(int lfd, const struct tcp_tx_config *cfg);
+
 /* Attaches to a connected socket (not closed by detach). TLA/2CA open the
  * control connection here. 0 or -errno. */
 int tcp_tx_attach(struct tcp_tx **out, int fd, const struct tcp_tx_config *cfg);

@@ -11,7 +11,7 @@ set title "Transactional rate versus first-attempt commits (100 KB responses, 30
 set xlabel "first-attempt commit (%)"
 set ylabel "transactions per second"
 set xrange [-5:105]
-set key top left
+set key bottom right
 set grid
 plot datafile every ::1 using 1:2 with linespoints lw 2 pt 7 title "TLA", \
      '' every ::1 using 1:3 with linespoints lw 2 pt 5 title "2CA", \

@@ -97,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.max_held = 20000;
 	cfg.max_saved = 5000;
 	cfg.max_conns = 2;
-	struct tla_ops ops = {.verdict = on_verdict, .send = on_send, .notify = on_notify, .ctx = &f};
+	struct tla_ops ops = {
+	    .verdict = on_verdict, .send = on_send, .notify = on_notify, .ctx = &f};
 	struct tla *t;
 	if (tla_create(&t, &cfg, &ops) != 0)
 		abort();
@@ -154,15 +155,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (id >= MAX_IDS)
 				break;
 		} else if ((op >> 2) % 8 < 7) { /* a control request */
-			struct tx_msg req = {
-			    .op = (uint8_t)(1 + take(&r, 1) % 4),
-			    .req_id = step,
-			    .conn = {0xc612000a, 0xc612020b, pport, 7000},
-			    .in_start = take(&r, 2),
-			    .in_end = take(&r, 2),
-			    .out_start = take(&r, 2),
-			    .out_end = take(&r, 2),
-			}, ans;
+			struct tx_msg req =
+					  {
+					      .op = (uint8_t)(1 + take(&r, 1) % 4),
+					      .req_id = step,
+					      .conn = {0xc612000a, 0xc612020b, pport, 7000},
+					      .in_start = take(&r, 2),
+					      .in_end = take(&r, 2),
+					      .out_start = take(&r, 2),
+					      .out_end = take(&r, 2),
+					  },
+				      ans;
 			if (req.in_end < req.in_start)
 				req.in_end = req.in_start;
 			if (req.out_end < req.out_start)

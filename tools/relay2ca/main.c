@@ -110,10 +110,45 @@ static void set_interest(struct pair *p, int fd, uint32_t *cur, uint32_t want, e
 	*cur = want;
 }
 
-/* Interest, half-closes and the end of a pair; frees p when it is done. */
+static void flush_to_peer(struct pair *p)
+{
+	while (p->to_peer.len && !p->dead) {
+		ssize_t n = send(p->pfd, p->to_peer.p + p->to_peer.head, p->to_peer.len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				p->dead = true;
+			break;
+		}
+		buf_consume(&p->to_peer, (size_t)n);
+	}
+}
+
+static void flush_to_srv(struct pair *p)
+{
+	struct relay *r = p->r;
+	while (p->connected && p->s_sent < p->s_end && !p->dead) {
+		size_t off = (size_t)(p->s_sent - p->s_base);
+		ssize_t n = send(p->sfd, p->saved.p + p->saved.head + off,
+				 (size_t)(p->s_end - p->s_sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				p->dead = true;
+			break;
+		}
+		p->s_sent += (uint64_t)n;
+	}
+	if (p->state == RS_PRE_TRANS && p->s_end - p->s_base > r->cfg.max_saved)
+		saved_purge_to(p, p->s_end - r->cfg.max_saved);
+}
+
+/* Writes what it can now, then sets interest, half-closes and ends the
+ * pair when it is done (frees p then). */
 void pair_update(struct pair *p)
 {
 	struct relay *r = p->r;
+	flush_to_srv(p);
+	flush_to_peer(p);
 	if (p->dead) {
 		pair_free(p);
 		return;
@@ -237,18 +272,8 @@ static void on_peer(struct event_loop *loop, int fd, uint32_t ev, void *arg)
 	(void)loop;
 	struct pair *p = arg;
 	static uint8_t buf[IO_CHUNK];
-	if (ev & EPOLLOUT) {
-		while (p->to_peer.len) {
-			ssize_t n = send(fd, p->to_peer.p + p->to_peer.head, p->to_peer.len,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR)
-					p->dead = true;
-				break;
-			}
-			buf_consume(&p->to_peer, (size_t)n);
-		}
-	}
+	if (ev & EPOLLOUT)
+		flush_to_peer(p);
 	if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !p->dead) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
@@ -287,22 +312,8 @@ static void on_srv(struct event_loop *loop, int fd, uint32_t ev, void *arg)
 		pair_update(p);
 		return;
 	}
-	if (ev & EPOLLOUT) {
-		while (p->s_sent < p->s_end) {
-			size_t off = (size_t)(p->s_sent - p->s_base);
-			ssize_t n =
-			    send(fd, p->saved.p + p->saved.head + off,
-				 (size_t)(p->s_end - p->s_sent), MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR)
-					p->dead = true;
-				break;
-			}
-			p->s_sent += (uint64_t)n;
-		}
-		if (p->state == RS_PRE_TRANS && p->s_end - p->s_base > r->cfg.max_saved)
-			saved_purge_to(p, p->s_end - r->cfg.max_saved);
-	}
+	if (ev & EPOLLOUT)
+		flush_to_srv(p);
 	if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !p->dead) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)

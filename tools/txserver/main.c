@@ -440,8 +440,8 @@ int main(int argc, char **argv)
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int on = 1;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&s.listen, sizeof(s.listen)) < 0 ||
-	    listen(lfd, 128) < 0) {
+	if (lfd < 0 || tcp_tx_prepare_listener(lfd, &s.tx) < 0 ||
+	    bind(lfd, (struct sockaddr *)&s.listen, sizeof(s.listen)) < 0 || listen(lfd, 128) < 0) {
 		perror("craft-txserver: listen");
 		return 1;
 	}

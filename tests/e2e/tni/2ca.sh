@@ -21,4 +21,4 @@ released=$(tni_stat "$RELAY_STATS" released_bytes)
 rc=0
 topo_stop "$RELAY_PID" TERM 5 || rc=$?
 [ "$rc" = 0 ] || result_fail "craft-relay2ca exit status $rc on SIGTERM (want 0)"
-result_pass "$TXNS txns on 12 conns in $RUN_S s, $SRV_ABORTS aborts ($restarts restarts, $discarded bytes discarded, $released released), $BYTES bytes exact, capture: $CAP_STREAMS streams equal, 0 aborted bytes"
+result_pass "$TXNS txns on 12 conns in $RUN_S s, $SRV_ABORTS aborts ($MIDSEG mid-segment; $restarts restarts, $discarded bytes discarded, $released released), $BYTES bytes exact, capture: $CAP_STREAMS streams equal, 0 aborted bytes"

@@ -48,7 +48,13 @@ def run_conn(n, args, res, cache):
     rate = rates[n % len(rates)]
     out = None
     try:
-        s = socket.create_connection((args.host, args.port), timeout=args.timeout)
+        if args.rcvbuf and n % 2 == 0:  # a small window on every other connection
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
+            s.settimeout(args.timeout)
+            s.connect((args.host, args.port))
+        else:
+            s = socket.create_connection((args.host, args.port), timeout=args.timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if args.out_prefix:  # named by the local port, as a capture sees it
             out = open("%s.%d.bin" % (args.out_prefix, s.getsockname()[1]), "wb")
@@ -103,6 +109,7 @@ def main():
     ap.add_argument("--out-prefix", default=None)
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rcvbuf", type=int, default=0, help="SO_RCVBUF of every other connection")
     args = ap.parse_args()
     args.size_min = args.size_max = None
     if args.size_random:

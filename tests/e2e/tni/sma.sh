@@ -11,4 +11,4 @@ source "$(dirname "$0")/_lib.sh"
 test_begin
 
 tni_run_random sma 12 20
-result_pass "$TXNS txns on 12 conns in $RUN_S s, $SRV_ABORTS aborts replayed in the library, $BYTES bytes exact, capture: $CAP_STREAMS streams equal, 0 aborted bytes"
+result_pass "$TXNS txns on 12 conns in $RUN_S s, $SRV_ABORTS aborts ($MIDSEG mid-segment) replayed in the library, $BYTES bytes exact, capture: $CAP_STREAMS streams equal, 0 aborted bytes"

@@ -3,9 +3,11 @@
 # transactional bytes in lg's FORWARD queue; craft-txserver (tcp_tx, TLA
 # mode) runs random transactions on 12 concurrent connections, commit
 # rates 0/30/70/100% per connection, responses of random size (up to
-# 60 KB), each attempt aborting at a random byte (mid-segment nearly
-# always), at most twice per request. The unmodified python peer must read
-# exactly the committed responses, in order; a capture on the peer's side
+# 200 KB; half the peers with a small receive window), each attempt
+# aborting at a random byte (mid-segment nearly always), at most twice per
+# request; segments mixing two attempts are split by the logger. The
+# unmodified python peer must read exactly the committed responses, in
+# order; a capture on the peer's side
 # must show the same bytes and not one aborted byte; the server must have
 # read every aborted request again; the daemon's counters agree; it exits
 # 0 on SIGTERM with nothing held.
@@ -28,4 +30,4 @@ topo_stop "$TLA_PID" TERM 5 || rc=$?
 [ "$rc" = 0 ] || result_fail "craft-tla exit status $rc on SIGTERM (want 0)"
 held=$(tni_stat "$TLA_STATS" held_bytes)
 [ "$held" = 0 ] || result_fail "craft-tla still held $held bytes at exit"
-result_pass "$TXNS txns on 12 conns in $RUN_S s, $SRV_ABORTS aborts ($restarts restarts, $discarded bytes discarded, $split split segments, $fake generated ACKs), $BYTES bytes exact, capture: $CAP_STREAMS streams equal, 0 aborted bytes"
+result_pass "$TXNS txns on 12 conns in $RUN_S s, $SRV_ABORTS aborts ($MIDSEG mid-segment; $restarts restarts, $discarded bytes discarded, $split split segments, $fake generated ACKs), $BYTES bytes exact, capture: $CAP_STREAMS streams equal, 0 aborted bytes"
