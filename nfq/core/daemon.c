@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,6 @@
 #include "rule_check.h"
 #include "version.h"
 
-static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
-static const int level_values[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
 static const char *const verdict_names[] = {"accept", "drop", NULL};
 
 static const struct config_key common_keys[] = {
@@ -28,7 +25,7 @@ static const struct config_key common_keys[] = {
     CONFIG_BOOL("queue", "gso", struct daemon_config, gso),
     CONFIG_BOOL("queue", "fail_open", struct daemon_config, fail_open),
     CONFIG_ENUM("queue", "shutdown_verdict", struct daemon_config, shutdown_verdict, verdict_names),
-    CONFIG_ENUM("daemon", "log_level", struct daemon_config, log_level, level_names),
+    CONFIG_ENUM("daemon", "log_level", struct daemon_config, log_level, daemon_frame_level_names),
     CONFIG_STR("daemon", "stats_file", struct daemon_config, stats_file),
     CONFIG_DURATION_MS("daemon", "stats_interval", struct daemon_config, stats_interval_ms, 100,
 		       3600 * 1000),
@@ -192,7 +189,7 @@ int daemon_parse_args(struct daemon *d, const struct daemon_info *info, int argc
 	}
 	if (no_rule_check)
 		d->cfg.rule_check = false;
-	log_set_level(level_values[d->cfg.log_level]);
+	log_set_level(daemon_frame_level_value(d->cfg.log_level));
 	if (print) {
 		print_config(d);
 		return 1;
@@ -248,52 +245,9 @@ void daemon_collect_stats(struct daemon *d, struct stats_report *r)
 		d->info->collect_stats(d->ctx, r);
 }
 
-static void write_stats_file(struct daemon *d)
+static void collect(void *owner, struct stats_report *r)
 {
-	if (!d->cfg.stats_file[0])
-		return;
-	struct stats_report *r = malloc(sizeof(*r));
-	if (!r)
-		return;
-	daemon_collect_stats(d, r);
-	int rc = stats_write_file(r, d->cfg.stats_file);
-	if (rc < 0)
-		log_errnum(LOG_WARNING, -rc, "cannot write stats file %s", d->cfg.stats_file);
-	free(r);
-}
-
-static void log_stats_line(struct daemon *d)
-{
-	struct stats_report *r = malloc(sizeof(*r));
-	char *line = malloc(LOG_LINE_MAX);
-	if (r && line) {
-		daemon_collect_stats(d, r);
-		log_msg(LOG_NOTICE, "stats %s", stats_format_line(r, line, LOG_LINE_MAX - 80));
-	}
-	free(line);
-	free(r);
-}
-
-static void on_signal(struct event_loop *loop, int signo, void *arg)
-{
-	struct daemon *d = arg;
-	if (signo == SIGUSR1) {
-		log_stats_line(d);
-		return;
-	}
-	if (signo == SIGHUP) {
-		log_notice("SIGHUP ignored: restart to apply a new configuration");
-		return;
-	}
-	log_notice("%s received, shutting down", strsignal(signo));
-	event_loop_stop(loop);
-}
-
-static void on_stats_timer(struct event_loop *loop, uint64_t expirations, void *arg)
-{
-	(void)loop;
-	(void)expirations;
-	write_stats_file(arg);
+	daemon_collect_stats(owner, r);
 }
 
 static int check_rule(struct daemon *d)
@@ -332,27 +286,11 @@ int daemon_start(struct daemon *d, const struct nfq_engine_handler *handler, voi
 		if (rc)
 			return rc;
 	}
-	int rc = event_loop_init_sized(&d->loop, d->loop_capacity ? d->loop_capacity
-								  : EVENT_LOOP_DEFAULT_SOURCES);
-	if (rc < 0) {
-		log_errnum(LOG_ERR, -rc, "event loop");
+	d->frame = (struct daemon_frame){
+	    .loop = &d->loop, .stats_file = d->cfg.stats_file, .collect = collect, .owner = d};
+	int rc = daemon_frame_start(&d->frame, d->loop_capacity, d->cfg.stats_interval_ms);
+	if (rc < 0)
 		return DAEMON_EXIT_FAILURE;
-	}
-	d->loop_ready = true;
-	static const int signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
-	rc = event_loop_add_signals(&d->loop, signals, 4, on_signal, d);
-	if (rc < 0) {
-		log_errnum(LOG_ERR, -rc, "signals");
-		return DAEMON_EXIT_FAILURE;
-	}
-	if (d->cfg.stats_file[0]) {
-		rc = event_loop_add_timer(&d->loop, (uint32_t)d->cfg.stats_interval_ms,
-					  on_stats_timer, d);
-		if (rc < 0) {
-			log_errnum(LOG_ERR, -rc, "stats timer");
-			return DAEMON_EXIT_FAILURE;
-		}
-	}
 	struct nfq_engine_config qc;
 	nfq_engine_config_defaults(&qc);
 	qc.queue_num = (uint16_t)d->cfg.queue_num;
@@ -373,7 +311,7 @@ int daemon_start(struct daemon *d, const struct nfq_engine_handler *handler, voi
 	log_notice("started: queue %u..%u, copy %u bytes, gso %s, fail-%s, batch %u", qc.queue_num,
 		   qc.queue_num + qc.queue_count - 1, qc.copy_range, qc.gso ? "on" : "off",
 		   qc.fail_open ? "open" : "closed", qc.batch_max);
-	write_stats_file(d);
+	daemon_frame_write_stats(&d->frame);
 	return 0;
 }
 
@@ -393,11 +331,8 @@ void daemon_stop(struct daemon *d)
 		nfq_engine_close(d->engine, &d->final_stats);
 		d->engine = NULL;
 		d->stopped = true;
-		write_stats_file(d);
-		log_stats_line(d);
+		daemon_frame_write_stats(&d->frame);
+		daemon_frame_log_stats(&d->frame);
 	}
-	if (d->loop_ready) {
-		event_loop_free(&d->loop);
-		d->loop_ready = false;
-	}
+	daemon_frame_free(&d->frame);
 }

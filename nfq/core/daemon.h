@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "daemon_frame.h"
 #include "event_loop.h"
 #include "nfq_engine.h"
 #include "stats.h"
@@ -64,9 +65,9 @@ struct daemon {
 	struct nfq_engine_config engine_cfg;
 	struct nfq_engine_stats final_stats; /* kept after the engine is closed */
 	bool stopped;
-	void *ctx; /* passed to collect_stats */
-	bool loop_ready;
-	unsigned loop_capacity; /* event sources; 0 = the loop's default */
+	void *ctx;		   /* passed to collect_stats */
+	struct daemon_frame frame; /* signals, stats file */
+	unsigned loop_capacity;	   /* event sources; 0 = the loop's default */
 	uint64_t started_ms;
 };
 

@@ -2,7 +2,6 @@
 #include "service.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +10,8 @@
 #include "log.h"
 #include "version.h"
 
-static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
-static const int level_values[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
-
 static const struct config_key service_keys[] = {
-    CONFIG_ENUM("daemon", "log_level", struct service_config, log_level, level_names),
+    CONFIG_ENUM("daemon", "log_level", struct service_config, log_level, daemon_frame_level_names),
     CONFIG_STR("daemon", "stats_file", struct service_config, stats_file),
     CONFIG_DURATION_MS("daemon", "stats_interval", struct service_config, stats_interval_ms, 100,
 		       3600 * 1000),
@@ -194,7 +190,7 @@ int service_parse_args(struct service *s, const struct service_info *info, void 
 		fprintf(stderr, "%s: --log-level: %s\n", info->name, err);
 		return -1;
 	}
-	log_set_level(level_values[s->cfg.log_level]);
+	log_set_level(daemon_frame_level_value(s->cfg.log_level));
 	if (print) {
 		print_config(s);
 		return 1;
@@ -214,86 +210,24 @@ void service_collect_stats(struct service *s, struct stats_report *r)
 		s->info->collect_stats(s->ctx, r);
 }
 
-static void write_stats_file(struct service *s)
+static void collect(void *owner, struct stats_report *r)
 {
-	if (!s->cfg.stats_file[0])
-		return;
-	struct stats_report *r = malloc(sizeof(*r));
-	if (!r)
-		return;
-	service_collect_stats(s, r);
-	int rc = stats_write_file(r, s->cfg.stats_file);
-	if (rc < 0)
-		log_errnum(LOG_WARNING, -rc, "cannot write stats file %s", s->cfg.stats_file);
-	free(r);
-}
-
-static void log_stats_line(struct service *s)
-{
-	struct stats_report *r = malloc(sizeof(*r));
-	char *line = malloc(LOG_LINE_MAX);
-	if (r && line) {
-		service_collect_stats(s, r);
-		log_msg(LOG_NOTICE, "stats %s", stats_format_line(r, line, LOG_LINE_MAX - 80));
-	}
-	free(line);
-	free(r);
-}
-
-static void on_signal(struct event_loop *loop, int signo, void *arg)
-{
-	struct service *s = arg;
-	if (signo == SIGUSR1) {
-		log_stats_line(s);
-		return;
-	}
-	if (signo == SIGHUP) {
-		log_notice("SIGHUP ignored: restart to apply a new configuration");
-		return;
-	}
-	log_notice("%s received, shutting down", strsignal(signo));
-	event_loop_stop(loop);
-}
-
-static void on_stats_timer(struct event_loop *loop, uint64_t expirations, void *arg)
-{
-	(void)loop;
-	(void)expirations;
-	write_stats_file(arg);
+	service_collect_stats(owner, r);
 }
 
 int service_start(struct service *s)
 {
 	s->started_ms = monotonic_ms();
-	int rc = event_loop_init_sized(&s->loop, s->loop_capacity ? s->loop_capacity
-								  : EVENT_LOOP_DEFAULT_SOURCES);
-	if (rc < 0) {
-		log_errnum(LOG_ERR, -rc, "event loop");
+	s->frame = (struct daemon_frame){
+	    .loop = &s->loop, .stats_file = s->cfg.stats_file, .collect = collect, .owner = s};
+	if (daemon_frame_start(&s->frame, s->loop_capacity, s->cfg.stats_interval_ms) < 0)
 		return SERVICE_EXIT_FAILURE;
-	}
-	s->loop_ready = true;
-	static const int signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
-	rc = event_loop_add_signals(&s->loop, signals, 4, on_signal, s);
-	if (rc < 0) {
-		log_errnum(LOG_ERR, -rc, "signals");
-		return SERVICE_EXIT_FAILURE;
-	}
-	if (s->cfg.stats_file[0]) {
-		rc = event_loop_add_timer(&s->loop, (uint32_t)s->cfg.stats_interval_ms,
-					  on_stats_timer, s);
-		if (rc < 0) {
-			log_errnum(LOG_ERR, -rc, "stats timer");
-			return SERVICE_EXIT_FAILURE;
-		}
-	}
-	/* A peer that vanishes must not kill us with SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
 int service_run(struct service *s)
 {
-	write_stats_file(s);
+	daemon_frame_write_stats(&s->frame);
 	int rc = event_loop_run(&s->loop);
 	if (rc < 0) {
 		log_errnum(LOG_ERR, -rc, "event loop");
@@ -304,10 +238,9 @@ int service_run(struct service *s)
 
 void service_stop(struct service *s)
 {
-	if (s->loop_ready) {
-		write_stats_file(s);
-		log_stats_line(s);
-		event_loop_free(&s->loop);
-		s->loop_ready = false;
+	if (s->frame.loop_ready) {
+		daemon_frame_write_stats(&s->frame);
+		daemon_frame_log_stats(&s->frame);
+		daemon_frame_free(&s->frame);
 	}
 }

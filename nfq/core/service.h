@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "daemon_frame.h"
 #include "event_loop.h"
 #include "stats.h"
 
@@ -61,9 +62,9 @@ struct service {
 	struct service_config cfg;
 	char config_path[512];
 	struct event_loop loop;
-	bool loop_ready;
-	unsigned loop_capacity; /* event sources; 0 = the loop's default */
-	void *ctx;		/* passed to the callbacks */
+	struct daemon_frame frame; /* signals, stats file */
+	unsigned loop_capacity;	   /* event sources; 0 = the loop's default */
+	void *ctx;		   /* passed to the callbacks */
 	uint64_t started_ms;
 };
 
