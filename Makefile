@@ -13,7 +13,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libnetfilter_queue libnfnetlink libmnl libip4tc sqlite3 libsodium libpcap
+PKGS    := libnetfilter_queue libnfnetlink libmnl libip4tc sqlite3 libsodium libcrypto libpcap
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
 # OPT is what `make asan` swaps for sanitizer flags; CFLAGS stays the user's.

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config clang clang-format
   libnetfilter-queue-dev libnfnetlink-dev libmnl-dev libip4tc-dev
-  libsqlite3-dev sqlite3 check libsubunit-dev libpcap-dev libsodium-dev libhttp-parser-dev
+  libsqlite3-dev sqlite3 check libsubunit-dev libpcap-dev libsodium-dev libssl-dev libhttp-parser-dev
   iproute2 iptables conntrack tcpdump tshark tcpreplay
   nginx-light lighttpd curl wrk apache2-utils iperf3 haproxy python3 gnuplot-nox
   procps psmisc
