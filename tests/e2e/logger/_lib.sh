@@ -82,3 +82,23 @@ lg_wait_stat() {
   done
   result_fail "counter $name stayed at ${v:-0}, want >= $min after ${t}s"
 }
+
+# lg_dump_rows DB: the rows two logs of the same traffic must agree on
+# (connections, transactions with offsets and tags, digests, payloads,
+# marks), keyed by what the traffic defines rather than by conn_id, so a
+# daemon's database and craft-pcap's can be compared with diff.
+lg_dump_rows() {
+  local db=$1
+  echo "# connections"
+  q "$db" "SELECT client_ip, client_port, server_ip, server_port, isn_client, isn_server, state FROM connections ORDER BY client_port, server_port"
+  echo "# transactions"
+  q "$db" "SELECT t.txn_id, c.server_port, t.state, t.status, t.request_bytes, t.response_bytes, t.summary, s.req_start, s.req_end, s.resp_start, s.resp_end, g.deterministic, g.read_only, g.idempotent, g.source FROM transactions t JOIN connections c USING (conn_id) LEFT JOIN seq_offsets s USING (conn_id, txn_id) LEFT JOIN tags g USING (conn_id, txn_id) ORDER BY c.server_port, t.txn_id"
+  echo "# digests"
+  q "$db" "SELECT d.txn_id, d.direction, d.rel_start, d.length, hex(d.sha256), d.complete, d.hash_ok FROM digests d ORDER BY d.txn_id, d.direction"
+  echo "# payloads"
+  q "$db" "SELECT p.txn_id, c.server_port, p.direction, count(*), sum(length(p.data)), min(p.rel_offset), max(p.rel_offset + length(p.data)) FROM payloads p JOIN connections c USING (conn_id) GROUP BY c.server_port, p.txn_id, p.direction ORDER BY c.server_port, p.txn_id, p.direction"
+  echo "# payload bytes"
+  q "$db" "SELECT hex(p.data) FROM payloads p JOIN connections c USING (conn_id) ORDER BY c.server_port, p.txn_id, p.direction, p.rel_offset" | sha256sum
+  echo "# marks"
+  q "$db" "SELECT c.client_port, c.server_port, m.ack_cl, m.last_server_byte, m.last_client_byte FROM conn_marks m JOIN connections c USING (conn_id) ORDER BY c.client_port, c.server_port"
+}

@@ -69,24 +69,9 @@ rc=0
 [ "$rc" = 0 ] || result_fail "craft-pcap exit $rc: $(tail -n 2 "$TOPO_DIR/pcap.err" | tr '\n' ' ')"
 say "$(cat "$TOPO_DIR/pcap.err")"
 
-# dump DB: the rows that must agree, keyed by what the traffic defines
-dump() {
-  local db=$1
-  echo "# connections"
-  q "$db" "SELECT client_ip, client_port, server_ip, server_port, isn_client, isn_server, state FROM connections ORDER BY client_port, server_port"
-  echo "# transactions"
-  q "$db" "SELECT t.txn_id, c.server_port, t.state, t.status, t.request_bytes, t.response_bytes, t.summary, s.req_start, s.req_end, s.resp_start, s.resp_end, g.deterministic, g.read_only, g.idempotent, g.source FROM transactions t JOIN connections c USING (conn_id) LEFT JOIN seq_offsets s USING (conn_id, txn_id) LEFT JOIN tags g USING (conn_id, txn_id) ORDER BY c.server_port, t.txn_id"
-  echo "# digests"
-  q "$db" "SELECT d.txn_id, d.direction, d.rel_start, d.length, hex(d.sha256), d.complete, d.hash_ok FROM digests d ORDER BY d.txn_id, d.direction"
-  echo "# payloads"
-  q "$db" "SELECT p.txn_id, c.server_port, p.direction, count(*), sum(length(p.data)), min(p.rel_offset), max(p.rel_offset + length(p.data)) FROM payloads p JOIN connections c USING (conn_id) GROUP BY c.server_port, p.txn_id, p.direction ORDER BY c.server_port, p.txn_id, p.direction"
-  echo "# payload bytes"
-  q "$db" "SELECT hex(p.data) FROM payloads p JOIN connections c USING (conn_id) ORDER BY c.server_port, p.txn_id, p.direction, p.rel_offset" | sha256sum
-  echo "# marks"
-  q "$db" "SELECT c.client_port, c.server_port, m.ack_cl, m.last_server_byte, m.last_client_byte FROM conn_marks m JOIN connections c USING (conn_id) ORDER BY c.client_port, c.server_port"
-}
-dump "$LG_DB" >"$TOPO_DIR/live.txt"
-dump "$PDB" >"$TOPO_DIR/offline.txt"
+# The rows that must agree (lg_dump_rows), live against offline.
+lg_dump_rows "$LG_DB" >"$TOPO_DIR/live.txt"
+lg_dump_rows "$PDB" >"$TOPO_DIR/offline.txt"
 if ! diff -u "$TOPO_DIR/live.txt" "$TOPO_DIR/offline.txt" >"$TOPO_DIR/diff.txt"; then
   say "$(head -n 40 "$TOPO_DIR/diff.txt")"
   result_fail "craft-pcap's rows differ from craft-logger's ($(grep -c '^[-+][^-+]' "$TOPO_DIR/diff.txt") lines)"
