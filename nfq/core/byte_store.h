@@ -73,6 +73,7 @@ struct byte_store_config {
 struct byte_store_txn {
 	uint32_t ordinal; /* 1, 2, ... on the connection */
 	uint32_t flags;	  /* BS_TXN_* */
+	uint32_t tags;	  /* TAG_* (tags.h): the control socket reports them after txn_end */
 	uint64_t req_start, req_end;
 	uint64_t resp_start, resp_end; /* resp_end: bytes so far while !RESP_DONE */
 	uint8_t req_sha256[32];	       /* valid with REQ_HASHED and REQ_DONE */

@@ -14,6 +14,7 @@
 #define RECOVERED_LEN 32
 #define QUERY_LEN     40
 #define REPLY_FIXED   56
+#define BYTES_Q_LEN   44
 
 static void put8(uint8_t *p, uint8_t v)
 {
@@ -58,6 +59,36 @@ static uint32_t get_ip(const uint8_t *p)
 	return v;
 }
 
+/* The first 28 bytes of both queries name the connection the same way. */
+struct conn_ref {
+	uint64_t *query_id, *conn_id;
+	uint32_t *client_ip, *server_ip;
+	uint16_t *client_port, *server_port;
+};
+#define CONN_REF(q)                                                                                \
+	((struct conn_ref){&(q)->query_id, &(q)->conn_id, &(q)->client_ip, &(q)->server_ip,        \
+			   &(q)->client_port, &(q)->server_port})
+
+static void put_conn_ref(uint8_t *b, struct conn_ref r)
+{
+	put64(b, *r.query_id);
+	put64(b + 8, *r.conn_id);
+	put_ip(b + 16, *r.client_ip);
+	put_ip(b + 20, *r.server_ip);
+	put16(b + 24, *r.client_port);
+	put16(b + 26, *r.server_port);
+}
+
+static void get_conn_ref(const uint8_t *b, struct conn_ref r)
+{
+	*r.query_id = get64(b);
+	*r.conn_id = get64(b + 8);
+	*r.client_ip = get_ip(b + 16);
+	*r.server_ip = get_ip(b + 20);
+	*r.client_port = get16(b + 24);
+	*r.server_port = get16(b + 26);
+}
+
 const char *ctl_err_name(int code)
 {
 	static const char *const names[CTL_NERR] = {"ok",     "short",	  "version", "type",
@@ -76,6 +107,10 @@ const char *ctl_type_name(enum ctl_type t)
 		return "conn_query";
 	case CTL_CONN_REPLY:
 		return "conn_reply";
+	case CTL_BYTES_QUERY:
+		return "bytes_query";
+	case CTL_BYTES_REPLY:
+		return "bytes_reply";
 	}
 	return "?";
 }
@@ -95,8 +130,14 @@ static const char *cause_name(uint8_t c)
 
 static const char *status_name(uint8_t s)
 {
-	static const char *const names[] = {"ok", "unknown_conn", "busy", "unsupported"};
-	return s < 4 ? names[s] : "?";
+	static const char *const names[] = {"ok", "unknown_conn", "busy", "unsupported",
+					    "not_held"};
+	return s <= CTL_STATUS_NOT_HELD ? names[s] : "?";
+}
+
+static const char *stream_name(uint8_t s)
+{
+	return s == CTL_STREAM_SERVER ? "server" : s == CTL_STREAM_CLIENT ? "client" : "?";
 }
 
 static size_t body_len(const struct ctl_msg *m)
@@ -110,6 +151,10 @@ static size_t body_len(const struct ctl_msg *m)
 		return QUERY_LEN;
 	case CTL_CONN_REPLY:
 		return REPLY_FIXED + (size_t)m->u.reply.ntxn * CTL_TXN_ENTRY_LEN;
+	case CTL_BYTES_QUERY:
+		return BYTES_Q_LEN;
+	case CTL_BYTES_REPLY:
+		return CTL_BYTES_FIXED + (size_t)m->u.bytes_reply.n;
 	}
 	return 0;
 }
@@ -139,6 +184,16 @@ static bool valid(const struct ctl_msg *m)
 			if (r->txn[i].state & ~0xFu)
 				return false;
 		return true;
+	}
+	case CTL_BYTES_QUERY: {
+		const struct ctl_bytes_query *q = &m->u.bytes_query;
+		return q->stream <= CTL_STREAM_CLIENT && q->length >= 1 &&
+		       q->length <= CTL_BYTES_MAX;
+	}
+	case CTL_BYTES_REPLY: {
+		const struct ctl_bytes_reply *r = &m->u.bytes_reply;
+		return r->stream <= CTL_STREAM_CLIENT && r->status <= CTL_STATUS_NOT_HELD &&
+		       r->n <= CTL_BYTES_MAX;
 	}
 	}
 	return false;
@@ -185,13 +240,9 @@ int ctl_msg_encode(const struct ctl_msg *m, uint8_t *buf, size_t cap)
 		break;
 	}
 	case CTL_CONN_QUERY: {
-		const struct ctl_conn_query *q = &m->u.query;
-		put64(b, q->query_id);
-		put64(b + 8, q->conn_id);
-		put_ip(b + 16, q->client_ip);
-		put_ip(b + 20, q->server_ip);
-		put16(b + 24, q->client_port);
-		put16(b + 26, q->server_port);
+		/* a copy: CONN_REF takes writable fields */
+		struct ctl_conn_query q0 = m->u.query, *q = &q0;
+		put_conn_ref(b, CONN_REF(q));
 		put32(b + 28, q->first_ordinal);
 		put16(b + 32, q->max_txns);
 		put16(b + 34, q->flags);
@@ -221,6 +272,25 @@ int ctl_msg_encode(const struct ctl_msg *m, uint8_t *buf, size_t cap)
 			put64(e + 32, t->resp_start);
 			put64(e + 40, t->resp_end);
 		}
+		break;
+	}
+	case CTL_BYTES_QUERY: {
+		struct ctl_bytes_query q0 = m->u.bytes_query, *q = &q0; /* a copy, as above */
+		put_conn_ref(b, CONN_REF(q));
+		put8(b + 28, q->stream);
+		put64(b + 32, q->offset);
+		put32(b + 40, q->length);
+		break;
+	}
+	case CTL_BYTES_REPLY: {
+		const struct ctl_bytes_reply *r = &m->u.bytes_reply;
+		put64(b, r->query_id);
+		put64(b + 8, r->conn_id);
+		put8(b + 16, r->status);
+		put8(b + 17, r->stream);
+		put16(b + 18, r->n);
+		put64(b + 24, r->offset);
+		memcpy(b + CTL_BYTES_FIXED, r->data, r->n);
 		break;
 	}
 	}
@@ -289,12 +359,7 @@ int ctl_msg_decode(const uint8_t *buf, size_t len, struct ctl_msg *m)
 		if (!zero(b + 36, 4) || (get16(b + 34) & ~(CTL_QUERY_MARKS | CTL_QUERY_TXNS)))
 			return CTL_E_RESERVED;
 		struct ctl_conn_query *q = &m->u.query;
-		q->query_id = get64(b);
-		q->conn_id = get64(b + 8);
-		q->client_ip = get_ip(b + 16);
-		q->server_ip = get_ip(b + 20);
-		q->client_port = get16(b + 24);
-		q->server_port = get16(b + 26);
+		get_conn_ref(b, CONN_REF(q));
 		q->first_ordinal = get32(b + 28);
 		q->max_txns = get16(b + 32);
 		q->flags = get16(b + 34);
@@ -334,6 +399,37 @@ int ctl_msg_decode(const uint8_t *buf, size_t len, struct ctl_msg *m)
 			t->resp_start = get64(e + 32);
 			t->resp_end = get64(e + 40);
 		}
+		break;
+	}
+	case CTL_BYTES_QUERY: {
+		if (blen != BYTES_Q_LEN)
+			return CTL_E_LENGTH;
+		if (!zero(b + 29, 3))
+			return CTL_E_RESERVED;
+		struct ctl_bytes_query *q = &m->u.bytes_query;
+		get_conn_ref(b, CONN_REF(q));
+		q->stream = b[28];
+		q->offset = get64(b + 32);
+		q->length = get32(b + 40);
+		break;
+	}
+	case CTL_BYTES_REPLY: {
+		if (blen < CTL_BYTES_FIXED)
+			return CTL_E_LENGTH;
+		struct ctl_bytes_reply *r = &m->u.bytes_reply;
+		r->n = get16(b + 18);
+		if (r->n > CTL_BYTES_MAX)
+			return CTL_E_VALUE;
+		if (blen != CTL_BYTES_FIXED + (size_t)r->n)
+			return CTL_E_LENGTH;
+		if (!zero(b + 20, 4))
+			return CTL_E_RESERVED;
+		r->query_id = get64(b);
+		r->conn_id = get64(b + 8);
+		r->status = b[16];
+		r->stream = b[17];
+		r->offset = get64(b + 24);
+		memcpy(r->data, b + CTL_BYTES_FIXED, r->n);
 		break;
 	}
 	default:
@@ -421,6 +517,25 @@ int ctl_msg_format(const struct ctl_msg *m, char *buf, size_t len)
 			    t->txn_id, t->ordinal, t->state, t->tags, t->req_start, t->req_end,
 			    t->resp_start, t->resp_end);
 		}
+		break;
+	}
+	case CTL_BYTES_QUERY: {
+		const struct ctl_bytes_query *q = &m->u.bytes_query;
+		app(buf, len, &off,
+		    " query=%" PRIu64 " conn=%" PRIu64 " client=%s:%u server=%s:%u stream=%s"
+		    " offset=%" PRIu64 " length=%" PRIu32,
+		    q->query_id, q->conn_id, ipstr(q->client_ip, a), q->client_port,
+		    ipstr(q->server_ip, c), q->server_port, stream_name(q->stream), q->offset,
+		    q->length);
+		break;
+	}
+	case CTL_BYTES_REPLY: {
+		const struct ctl_bytes_reply *r = &m->u.bytes_reply;
+		app(buf, len, &off,
+		    " query=%" PRIu64 " conn=%" PRIu64 " status=%s stream=%s offset=%" PRIu64
+		    " n=%u",
+		    r->query_id, r->conn_id, status_name(r->status), stream_name(r->stream),
+		    r->offset, r->n);
 		break;
 	}
 	}

@@ -81,6 +81,31 @@
  *     16  u64 req_start   24  u64 req_end     (client-stream offsets)
  *     32  u64 resp_start  40  u64 resp_end    (server-stream offsets)
  *
+ * BYTES_QUERY (type 5, body 44): recovery fetches logged stream bytes
+ * (the part of a response the client has not acknowledged, or a request
+ * to replay), so that it can re-send them without the failed backend.
+ *   0  u64 query id (echoed by the reply)
+ *   8  u64 conn id (0 = unknown: identify by the 4-tuple)
+ *  16  u32 client ipv4 (as the logger sees it)   20  u32 server ipv4
+ *  24  u16 client port   26  u16 server port
+ *  28  u8  stream: 0 server->client bytes, 1 client->server bytes
+ *  29  3 bytes reserved = 0
+ *  32  u64 offset (stream offset relative to that side's ISN + 1, the
+ *              CONN_REPLY convention)
+ *  40  u32 length wanted (1..CTL_BYTES_MAX)
+ *
+ * BYTES_REPLY (type 6, body 32 + n, n <= CTL_BYTES_MAX):
+ *   0  u64 query id     8  u64 conn id
+ *  16  u8  status: 0 ok, 1 unknown connection, 2 busy (ask again),
+ *                  3 not supported, 4 not held (evicted or never kept,
+ *                  e.g. a body above the logger's keep limit)
+ *  17  u8  stream (as asked)
+ *  18  u16 n (bytes that follow; may be fewer than asked: the logged
+ *             stream ends there, or the rest is not held)
+ *  20  u32 reserved = 0
+ *  24  u64 offset of the first byte returned
+ *  32  n bytes
+ *
  * Unknown versions and types, wrong lengths (also a datagram longer or
  * shorter than its header says), non-zero reserved bits and out-of-range
  * enums are refused with a distinct code (enum ctl_err) for counting. */
@@ -95,7 +120,11 @@
 #define CTL_HEADER_LEN	   4
 #define CTL_REPLY_MAX_TXNS 16
 #define CTL_TXN_ENTRY_LEN  48
-#define CTL_MSG_MAX	   (CTL_HEADER_LEN + 56 + CTL_REPLY_MAX_TXNS * CTL_TXN_ENTRY_LEN)
+#define CTL_BYTES_MAX	   1024
+#define CTL_BYTES_FIXED	   32
+/* The larger of CONN_REPLY (4 + 56 + 16 * 48 = 828) and BYTES_REPLY
+ * (4 + 32 + 1024 = 1060); one datagram under any Ethernet MTU. */
+#define CTL_MSG_MAX (CTL_HEADER_LEN + CTL_BYTES_FIXED + CTL_BYTES_MAX)
 /* auth_msg type of a control message: the 0x03xx range is control's. */
 #define CTL_AUTH_TYPE(t) ((uint16_t)(0x0300u | (uint8_t)(t)))
 
@@ -104,6 +133,8 @@ enum ctl_type {
 	CTL_BACKEND_RECOVERED = 2,
 	CTL_CONN_QUERY = 3,
 	CTL_CONN_REPLY = 4,
+	CTL_BYTES_QUERY = 5,
+	CTL_BYTES_REPLY = 6,
 };
 
 enum ctl_cause {
@@ -117,6 +148,12 @@ enum ctl_status {
 	CTL_STATUS_UNKNOWN_CONN = 1,
 	CTL_STATUS_BUSY = 2,
 	CTL_STATUS_UNSUPPORTED = 3,
+	CTL_STATUS_NOT_HELD = 4, /* BYTES_REPLY only */
+};
+
+enum ctl_stream {
+	CTL_STREAM_SERVER = 0, /* server->client bytes */
+	CTL_STREAM_CLIENT = 1, /* client->server bytes */
 };
 
 #define CTL_QUERY_MARKS	   0x1u
@@ -182,6 +219,23 @@ struct ctl_conn_reply {
 	struct ctl_txn_entry txn[CTL_REPLY_MAX_TXNS];
 };
 
+struct ctl_bytes_query {
+	uint64_t query_id, conn_id;
+	uint32_t client_ip, server_ip;	   /* network order */
+	uint16_t client_port, server_port; /* host order */
+	uint8_t stream;			   /* enum ctl_stream */
+	uint64_t offset;
+	uint32_t length; /* 1..CTL_BYTES_MAX */
+};
+
+struct ctl_bytes_reply {
+	uint64_t query_id, conn_id;
+	uint8_t status, stream;
+	uint16_t n;
+	uint64_t offset;
+	uint8_t data[CTL_BYTES_MAX];
+};
+
 struct ctl_msg {
 	enum ctl_type type;
 	union {
@@ -189,6 +243,8 @@ struct ctl_msg {
 		struct ctl_backend_recovered recovered;
 		struct ctl_conn_query query;
 		struct ctl_conn_reply reply;
+		struct ctl_bytes_query bytes_query;
+		struct ctl_bytes_reply bytes_reply;
 	} u;
 };
 

@@ -264,12 +264,27 @@ static bool align_head(struct fdet *d, struct fdet_conn *c, uint64_t txn, uint64
 	return true;
 }
 
+/* An answer that comes while its backend is declared FAILED measured the
+ * outage (a frozen process resumed before the probes saw it back), not
+ * the service: learning it would stretch the timeouts of the next
+ * failure. Slow answers of a backend that is UP or SUSPECT are learnt: that
+ * is how the detector follows a kind that really got slower. */
+static bool learns(struct fdet *d, const struct fdet_conn *c)
+{
+	if (d->backends[c->backend].state != FDET_FAILED)
+		return true;
+	d->c.samples_skipped++;
+	return false;
+}
+
 static void first_byte(struct fdet *d, struct fdet_conn *c, uint64_t t_us)
 {
 	struct fdet_kind *k = &fdet__kinds_of(d, c->backend)[head_of(c)->kind];
 	uint64_t s = t_us > c->wait_start ? t_us - c->wait_start : 0;
-	fdet_ewma_sample(&k->e[FDET_PHASE_WAIT], s);
-	d->c.samples_wait++;
+	if (learns(d, c)) {
+		fdet_ewma_sample(&k->e[FDET_PHASE_WAIT], s);
+		d->c.samples_wait++;
+	}
 	c->phase = FDET_PHASE_XFER;
 	c->t_first = c->t_last = t_us;
 	arm(d, c, t_us + fdet__timeout_of(d, &k->e[FDET_PHASE_XFER]));
@@ -310,6 +325,33 @@ int fdet_response_progress(struct fdet *d, uint64_t conn, uint64_t t_us)
 	return 0;
 }
 
+int fdet_client_window(struct fdet *d, uint64_t conn, bool closed, uint64_t t_us)
+{
+	struct fdet_conn *c = conn_get(d, conn);
+	if (!c)
+		return -ENOENT;
+	if (closed == c->client_closed)
+		return 0;
+	c->client_closed = closed;
+	if (closed) {
+		d->c.client_paused++;
+		return 0;
+	}
+	/* An overdue request stays overdue: the backend was silent before the
+	 * window closed, and the suspicion it raised is being confirmed. */
+	if (c->nq == 0 || c->overdue)
+		return 0;
+	struct fdet_kind *k = &fdet__kinds_of(d, c->backend)[head_of(c)->kind];
+	if (c->phase == FDET_PHASE_WAIT) {
+		c->wait_start = t_us;
+		arm(d, c, t_us + fdet__timeout_of(d, &k->e[FDET_PHASE_WAIT]));
+	} else {
+		c->t_last = t_us;
+		arm(d, c, t_us + fdet__timeout_of(d, &k->e[FDET_PHASE_XFER]));
+	}
+	return 0;
+}
+
 int fdet_response_done(struct fdet *d, uint64_t conn, uint64_t txn, uint64_t t_us)
 {
 	struct fdet_conn *c = conn_get(d, conn);
@@ -328,8 +370,10 @@ int fdet_response_done(struct fdet *d, uint64_t conn, uint64_t txn, uint64_t t_u
 	if (c->phase == FDET_PHASE_WAIT)
 		first_byte(d, c, t_us);
 	struct fdet_kind *k = &fdet__kinds_of(d, c->backend)[head_of(c)->kind];
-	fdet_ewma_sample(&k->e[FDET_PHASE_XFER], t_us > c->t_first ? t_us - c->t_first : 0);
-	d->c.samples_xfer++;
+	if (learns(d, c)) {
+		fdet_ewma_sample(&k->e[FDET_PHASE_XFER], t_us > c->t_first ? t_us - c->t_first : 0);
+		d->c.samples_xfer++;
+	}
 	head_pop(d, c, t_us);
 	return 0;
 }
@@ -532,7 +576,7 @@ static void scan_conns(struct fdet *d, uint64_t now_us)
 	for (uint32_t w = 0; w < d->nwaiting; w++) {
 		struct fdet_conn *c = &d->conns[d->waiting[w]];
 		struct fdet_backend *be = &d->backends[c->backend];
-		if (be->state == FDET_FAILED || c->overdue)
+		if (be->state == FDET_FAILED || c->overdue || c->client_closed)
 			continue;
 		if (c->deadline > now_us) {
 			if (c->deadline < next)

@@ -201,6 +201,8 @@ static inline uint64_t fdet_ewma_dev_us(const struct fdet_ewma *e)
 
 struct fdet_counters {
 	uint64_t requests, responses, samples_wait, samples_xfer;
+	uint64_t samples_skipped; /* answers while FAILED: not learnt */
+	uint64_t client_paused;	  /* a client closed its receive window */
 	uint64_t overdue, suspicions, cleared, failures, recoveries;
 	uint64_t probes_asked, probes_ok, probes_failed, probes_stale, probes_aborted;
 	uint64_t backends_overflow, kinds_overflow, conns_overflow, pipeline_overflow;
@@ -258,6 +260,11 @@ int fdet_conn_close(struct fdet *d, uint64_t conn, bool by_backend, uint64_t t_u
 int fdet_request_done(struct fdet *d, uint64_t conn, uint64_t txn, const char *kind, uint64_t t_us);
 int fdet_response_first_byte(struct fdet *d, uint64_t conn, uint64_t txn, uint64_t t_us);
 int fdet_response_progress(struct fdet *d, uint64_t conn, uint64_t t_us);
+/* The client of conn advertised a zero receive window (closed) or opened
+ * it again. While it is closed the backend cannot send, so the connection's
+ * request is not timed: a reader that pauses is not a failed backend. On
+ * reopening, the clock of the current phase starts again at t_us. */
+int fdet_client_window(struct fdet *d, uint64_t conn, bool closed, uint64_t t_us);
 int fdet_response_done(struct fdet *d, uint64_t conn, uint64_t txn, uint64_t t_us);
 /* The transaction left the pipeline without a complete response (EOF,
  * reset, parse error): forgotten, no sample. */

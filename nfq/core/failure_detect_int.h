@@ -41,6 +41,7 @@ struct fdet_conn {
 	uint32_t wpos;	/* position in d->waiting, WAIT_NONE if not there */
 	uint16_t backend;
 	bool used, overdue, has_early;
+	bool client_closed; /* zero window: not timed (fdet_client_window) */
 	uint8_t head, nq, phase;
 	uint64_t wait_start; /* head: waiting for its first byte since */
 	uint64_t t_first, t_last, deadline;

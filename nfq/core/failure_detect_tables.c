@@ -184,6 +184,8 @@ void fdet_collect_stats(const struct fdet *d, struct stats_report *r, const char
 	S(responses);
 	S(samples_wait);
 	S(samples_xfer);
+	S(samples_skipped);
+	S(client_paused);
 	S(overdue);
 	S(suspicions);
 	S(cleared);

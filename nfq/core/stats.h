@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATS_MAX_ITEMS 256
+/* craft-logger with failure detection and a control channel reports ~300
+ * counters; room for that and more (28 KiB per report). */
+#define STATS_MAX_ITEMS 512
 #define STATS_NAME_MAX	48
 
 struct stats_item {

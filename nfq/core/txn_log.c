@@ -212,6 +212,7 @@ enum notify {
 	N_CONN_UPDATE,
 	N_CONN_CLOSE,
 	N_MARKS,
+	N_CLIENT_WINDOW,
 	N_BATCH_END,
 	N_TICK,
 	N_TXN_BEGIN,
@@ -243,6 +244,10 @@ static void notify(struct txn_log *l, enum notify n, const struct tl_conn *c,
 		case N_MARKS:
 			if (o->marks)
 				o->marks(o->ctx, &c->pub);
+			break;
+		case N_CLIENT_WINDOW:
+			if (o->client_window)
+				o->client_window(o->ctx, &c->pub, t_us);
 			break;
 		case N_BATCH_END:
 			if (o->batch_end)
@@ -327,6 +332,7 @@ static void index_put(struct txn_log *l, struct tl_conn *c, const struct tl_txn 
 	const struct txn_log_txn *p = &x->pub;
 	struct byte_store_txn b = {
 	    .ordinal = p->ordinal,
+	    .tags = p->tags,
 	    .req_start = p->req_start,
 	    .req_end = p->req_done ? p->req_end : 0,
 	    .resp_start = p->resp_start,
@@ -448,6 +454,23 @@ static void on_fin(void *ctx, uint64_t off)
 }
 
 /* ---- marks ---- */
+
+/* A client that stops reading closes its window and the server falls
+ * silent: observers that time the server (failure detection) must know.
+ * The raw field is enough: zero is zero at any window scale. */
+static void note_client_window(struct txn_log *l, struct tl_conn *c, uint8_t flags, uint16_t window)
+{
+	if (!(flags & TCP_FL_ACK) || (flags & (TCP_FL_SYN | TCP_FL_RST)))
+		return;
+	bool closed = window == 0;
+	if (closed == c->pub.client_window_closed)
+		return;
+	c->pub.client_window_closed = closed;
+	if (closed)
+		l->st.client_window_closed++;
+	if (c->opened && !c->pub.closed)
+		notify(l, N_CLIENT_WINDOW, c, NULL, l->now_us);
+}
 
 static void sync_marks(struct txn_log *l, struct tl_conn *c)
 {
@@ -666,7 +689,8 @@ int txn_log_packet(struct txn_log *l, const uint8_t *pkt, size_t caplen, size_t 
 	struct flow_segment seg;
 	flow_segment_from_view(&v, &seg);
 	struct flow_entry *e = NULL;
-	rc = flow_table_input(l->ft, &seg, l->now_us / 1000, &e, NULL);
+	enum flow_dir dir = FLOW_C2S;
+	rc = flow_table_input(l->ft, &seg, l->now_us / 1000, &e, &dir);
 	if (!e) {
 		if (rc == -ENOENT)
 			l->st.untracked++;
@@ -674,8 +698,11 @@ int txn_log_packet(struct txn_log *l, const uint8_t *pkt, size_t caplen, size_t 
 			l->st.refused++;
 		return rc == -ENOENT ? -ENOENT : rc == -ENOMEM ? -ENOMEM : -ENOSPC;
 	}
-	if (e->user)
+	if (e->user) {
+		if (dir == FLOW_C2S)
+			note_client_window(l, e->user, seg.flags, tcp4v_window(&v));
 		after_segment(l, e->user);
+	}
 	return 0;
 }
 

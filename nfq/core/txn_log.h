@@ -66,6 +66,9 @@
  *                              transaction is now T_L of its connection;
  *   txn_end                    once, last: t->end tells why (complete,
  *                              eof, error, gap, opaque, abort);
+ *   client_window(t_us)        the client closed its receive window (a zero
+ *                              window in its ACK) or opened it again
+ *                              (c->client_window_closed tells which);
  *   marks                      AckCL / last server or client byte moved;
  *                              at most once per marks_interval per
  *                              connection, and once more before conn_close
@@ -271,12 +274,13 @@ struct txn_log_conn {
 	uint32_t isn_client, isn_server;
 	uint64_t open_us, last_us, close_us;
 	bool ack_cl_known;
-	uint64_t ack_cl;       /* AckCL: highest client ACK of server bytes (stream offset) */
-	uint64_t server_bytes; /* end of the server bytes logged (the last server byte + 1) */
-	uint64_t client_bytes; /* end of the client bytes logged */
-	uint32_t t_l;	       /* last transaction with its response fully logged, 0: none */
-	uint64_t ack_tl;       /* its resp_end: AckTL */
-	uint32_t txns;	       /* transactions begun */
+	bool client_window_closed; /* the client's last ACK advertised a zero window */
+	uint64_t ack_cl;	   /* AckCL: highest client ACK of server bytes (stream offset) */
+	uint64_t server_bytes;	   /* end of the server bytes logged (the last server byte + 1) */
+	uint64_t client_bytes;	   /* end of the client bytes logged */
+	uint32_t t_l;		   /* last transaction with its response fully logged, 0: none */
+	uint64_t ack_tl;	   /* its resp_end: AckTL */
+	uint32_t txns;		   /* transactions begun */
 	bool fin_client, fin_server, rst_client, rst_server;
 	bool closed_by_server;		     /* RST from the server, or its FIN came first */
 	bool closed;			     /* conn_close was delivered */
@@ -299,6 +303,7 @@ struct txn_log_observer {
 				  const struct txn_log_txn *t, uint64_t t_us);
 	void (*txn_end)(void *ctx, const struct txn_log_conn *c, const struct txn_log_txn *t);
 	void (*marks)(void *ctx, const struct txn_log_conn *c);
+	void (*client_window)(void *ctx, const struct txn_log_conn *c, uint64_t t_us);
 	void (*batch_end)(void *ctx);
 	void (*tick)(void *ctx, uint64_t now_us); /* from txn_log_expire */
 	void *ctx;
@@ -320,8 +325,9 @@ struct txn_log_stats {
 	uint64_t hashed_messages; /* messages over max_kept_message */
 	uint64_t hash_incomplete; /* ... whose hash misses bytes */
 	uint64_t marks_events;
-	uint64_t nomem;		 /* per-connection state that could not be allocated */
-	uint64_t events_dropped; /* parser events beyond the bound of one segment */
+	uint64_t client_window_closed; /* zero windows advertised by clients */
+	uint64_t nomem;		       /* per-connection state that could not be allocated */
+	uint64_t events_dropped;       /* parser events beyond the bound of one segment */
 };
 
 struct txn_log;

@@ -53,6 +53,7 @@ void txn_log_collect_stats(const struct txn_log *l, struct stats_report *r, cons
 	add(r, prefix, "hashed_messages", s->hashed_messages);
 	add(r, prefix, "hash_incomplete", s->hash_incomplete);
 	add(r, prefix, "marks_events", s->marks_events);
+	add(r, prefix, "client_window_closed", s->client_window_closed);
 	add(r, prefix, "nomem", s->nomem);
 	add(r, prefix, "events_dropped", s->events_dropped);
 

@@ -30,6 +30,9 @@ void logger_config_defaults(struct logger_config *cfg)
 	cfg->counters_interval_ms = 10000;
 	txn_log_config_defaults(&cfg->log);
 	store_config_defaults(&cfg->store);
+	bmon_config_default(&cfg->bmon);
+	control_config_defaults(&cfg->control);
+	logged_config_defaults(&cfg->logged);
 }
 
 static int64_t next_conn_id(void *arg)
@@ -43,9 +46,14 @@ int logger_init(struct logger *lg, const struct logger_config *cfg)
 	memset(lg, 0, sizeof(*lg));
 	lg->cfg = cfg;
 	lg->efd = -1;
+	lg->ln.fd = -1; /* logger_finish may run before logged_start */
 	int rc = txn_log_create(&lg->tl, &cfg->log, err, sizeof(err));
 	if (rc < 0) {
 		log_err("logger configuration: %s", err);
+		return 2;
+	}
+	if (cfg->detect && fdet_config_check(&cfg->bmon.detect, err, sizeof(err)) < 0) {
+		log_err("[detect]: %s", err);
 		return 2;
 	}
 	rc = pkt_backlog_init(&lg->backlog, cfg->backlog_bytes);
@@ -68,6 +76,11 @@ int logger_init(struct logger *lg, const struct logger_config *cfg)
 		lg->obs_ready = true;
 		struct txn_log_observer o = txn_log_store_observer(&lg->obs);
 		txn_log_add_observer(lg->tl, &o);
+	}
+	rc = logged_start(&lg->ln, &cfg->logged, lg->tl, err, sizeof(err));
+	if (rc < 0) {
+		log_err("%s", err);
+		return rc == -EINVAL ? 2 : 1;
 	}
 	log_notice("logging transactions%s%s: %u service port(s), %u tag rule file%s, "
 		   "byte budget %llu, messages over %llu bytes hashed",
@@ -171,7 +184,54 @@ int logger_attach(struct logger *lg, struct event_loop *loop)
 		return 1;
 	}
 	lg->last_counters_us = realtime_us();
+	char err[512] = "";
+	if (control_configured(&lg->cfg->control)) {
+		rc = control_open(&lg->ctl, &lg->cfg->control, loop, lg->tl, err, sizeof(err));
+		if (rc < 0) {
+			log_err("control channel: %s", err);
+			return rc == -EINVAL ? 2 : 1;
+		}
+	}
+	if (lg->cfg->detect) {
+		rc = detect_start(&lg->det, &lg->cfg->bmon, loop, lg->tl,
+				  lg->ctl.open ? &lg->ctl : NULL, lg->st, err, sizeof(err));
+		if (rc < 0) {
+			log_err("%s", err);
+			return rc == -EINVAL ? 2 : 1;
+		}
+		log_notice("failure detection on: k=%u floor=%llums ceiling=%llums confirm=%llums "
+			   "idle probe every %llums",
+			   lg->cfg->bmon.detect.k,
+			   (unsigned long long)lg->cfg->bmon.detect.floor_ms,
+			   (unsigned long long)lg->cfg->bmon.detect.ceiling_ms,
+			   (unsigned long long)lg->cfg->bmon.detect.confirm_ms,
+			   (unsigned long long)lg->cfg->bmon.detect.idle_probe_ms);
+	}
 	return 0;
+}
+
+static void collect_attached(struct logger *lg, struct stats_report *r)
+{
+	if (lg->det.running || lg->ctl.open) {
+		detect_collect_stats(&lg->det, r);
+		control_collect_stats(&lg->ctl, r);
+		return;
+	}
+	for (unsigned i = 0; lg->detached && i < lg->detached->count; i++)
+		stats_add(r, NULL, lg->detached->items[i].name, lg->detached->items[i].value);
+}
+
+void logger_detach(struct logger *lg)
+{
+	if (!lg->det.running && !lg->ctl.open)
+		return;
+	lg->detached = malloc(sizeof(*lg->detached));
+	if (lg->detached) {
+		stats_reset(lg->detached);
+		collect_attached(lg, lg->detached);
+	}
+	detect_stop(&lg->det);
+	control_close(&lg->ctl);
 }
 
 void logger_packet(struct logger *lg, const struct nfq_packet *pkt)
@@ -189,6 +249,7 @@ int logger_finish(struct logger *lg)
 	if (lg->tl) {
 		drain(lg, UINT64_MAX);
 		txn_log_finish(lg->tl); /* every connection ends: its rows are queued */
+		logged_stop(&lg->ln);
 		if (lg->obs_ready) {
 			txn_log_store_free(&lg->obs); /* writes what was still pending */
 			lg->obs_ready = false;
@@ -216,18 +277,23 @@ int logger_finish(struct logger *lg)
 		lg->efd = -1;
 	}
 	pkt_backlog_free(&lg->backlog);
+	free(lg->detached);
+	lg->detached = NULL;
 	return rc;
 }
 
 void logger_collect_stats(struct logger *lg, struct stats_report *r)
 {
 	if (!lg->tl) {
+		/* lg->final was collected with everything below included. */
 		for (unsigned i = 0; lg->final && i < lg->final->count; i++)
 			stats_add(r, NULL, lg->final->items[i].name, lg->final->items[i].value);
 		return;
 	}
 	pkt_backlog_collect_stats(&lg->backlog, r, "backlog");
 	txn_log_collect_stats(lg->tl, r, "log");
+	collect_attached(lg, r);
+	logged_collect_stats(&lg->ln, r);
 	if (lg->cfg->db[0]) /* its counters outlive txn_log_store_free */
 		txn_log_store_collect_stats(&lg->obs, r, "db");
 	if (lg->st) {

@@ -17,17 +17,26 @@
  * end as "abort", rows for all of it), then store_close() commits what is
  * queued.
  *
- * For the failure-detection and control-socket modules: logger_txn_log()
- * gives the pipeline; register a struct txn_log_observer on it before
- * traffic flows (txn_log.h documents the events and their guarantees) and
- * query it from the same event loop thread. */
+ * The LOGGED signal to the alternates' agents (logged.h, [logged]) is an
+ * observer from logger_init to logger_finish. Failure detection (detect.h, [detect] enabled = yes)
+ * and the control channel (control.h, [control] socket / bind / peer) join the loop in
+ * logger_attach and leave it in logger_detach, before the daemon frees the
+ * loop; their last counters are kept for the final stats file. Other
+ * observers: logger_txn_log() gives the pipeline; register a struct
+ * txn_log_observer on it before traffic flows (txn_log.h documents the
+ * events and their guarantees) and query it from the same event loop
+ * thread. */
 #ifndef CRAFT_LOGGER_LOGGER_H
 #define CRAFT_LOGGER_LOGGER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend_monitor.h"
+#include "control.h"
+#include "detect.h"
 #include "event_loop.h"
+#include "logged.h"
 #include "nfq_engine.h"
 #include "pkt_backlog.h"
 #include "stats.h"
@@ -49,6 +58,10 @@ struct logger_config {
 	uint64_t counters_interval_ms; /* 0: no COUNTER rows */
 	struct txn_log_config log;
 	struct store_config store;
+	bool detect;		 /* [detect] enabled (no) */
+	struct bmon_config bmon; /* [detect], [probe] */
+	struct control_config control;
+	struct logged_config logged; /* [logged] */
 };
 
 extern const char *const logger_mode_names[];
@@ -68,7 +81,11 @@ struct logger {
 	uint64_t arrived; /* bytes copied since the last drain */
 	uint64_t wake_errors;
 	uint64_t counter_rows_dropped;
-	struct stats_report *final; /* own counters kept after logger_finish */
+	struct logger_detect det;
+	struct logger_control ctl;
+	struct logged_notifier ln;
+	struct stats_report *detached; /* detect/control counters after logger_detach */
+	struct stats_report *final;    /* own counters kept after logger_finish */
 };
 
 /* Builds the pipeline and opens the database. 0, or an exit code after
@@ -76,6 +93,8 @@ struct logger {
 int logger_init(struct logger *lg, const struct logger_config *cfg);
 /* Registers the drainer and the timers in the daemon's loop. */
 int logger_attach(struct logger *lg, struct event_loop *loop);
+/* Stops detection and closes the control channel (before the loop goes). */
+void logger_detach(struct logger *lg);
 /* The handler's part for one packet (accept is left as the verdict). */
 void logger_packet(struct logger *lg, const struct nfq_packet *pkt);
 /* Drains, closes every connection, closes the database. Returns 0, or 1

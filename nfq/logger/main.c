@@ -14,7 +14,13 @@
  *
  * Config sections besides [queue] and [daemon]: [logger] (mode, db,
  * backlog, expire_interval, counters_interval and the pipeline's keys, see
- * txn_log.h), [flows], [transactions], [store] (store.h). */
+ * txn_log.h), [flows], [transactions], [store] (store.h); in log mode also
+ * [detect] (enabled = yes turns adaptive failure detection on; the keys of
+ * failure_detect.h and tick), [probe] (liveness_probe.h) and [control]
+ * (ctl_channel.h: socket, bind, peer = ADDR:PORT of each recovery
+ * listener, key_file, sender_id, ...; repeats and repeat_interval of the
+ * announcements, control.h) and [logged] (agent = "BACKEND AGENT:PORT",
+ * key_file, sender_id: the LOGGED signal, logged.h). */
 #include <stdlib.h>
 
 #include "daemon.h"
@@ -57,6 +63,10 @@ static const struct config_key logger_keys[] = {
 		       86400000),
     TXN_LOG_CONFIG_KEYS(struct logger_config, log),
     STORE_CONFIG_KEYS(struct logger_config, store),
+    CONFIG_BOOL("detect", "enabled", struct logger_config, detect),
+    CONFIG_U32("control", "repeats", struct logger_config, control.repeats, 1, 100),
+    CONFIG_DURATION_MS("control", "repeat_interval", struct logger_config,
+		       control.repeat_interval_ms, 1, 10000),
     {0},
 };
 
@@ -77,6 +87,11 @@ int main(int argc, char **argv)
 	static struct app app;
 	static struct logger_config cfg;
 	logger_config_defaults(&cfg);
+	static const struct config_table more[] = {
+	    {bmon_tick_config_keys, &cfg.bmon},	   {fdet_config_keys, &cfg.bmon.detect},
+	    {lprobe_config_keys, &cfg.bmon.probe}, {ctl_channel_config_keys, &cfg.control.channel},
+	    {logged_config_keys, &cfg.logged},
+	};
 	static const struct daemon_info info = {
 	    .name = "craft-logger",
 	    .summary = "Logger host: copies every TCP segment between proxies and backends "
@@ -85,6 +100,8 @@ int main(int argc, char **argv)
 	    .fail_open = true,
 	    .keys = logger_keys,
 	    .config = &cfg,
+	    .more_tables = more,
+	    .n_more_tables = sizeof(more) / sizeof(more[0]),
 	    .collect_stats = collect_stats,
 	};
 	struct daemon d;
@@ -98,9 +115,8 @@ int main(int argc, char **argv)
 			logger_finish(&app.lg);
 			return rc;
 		}
-		/* More observers of logger_txn_log(&app.lg) (failure detection,
-		 * a control socket) are registered here, before traffic flows;
-		 * their timers and sockets join d.loop after daemon_start. */
+		/* Failure detection and the control channel join d.loop in
+		 * logger_attach, after daemon_start. */
 	} else {
 		log_notice("pass-through mode: packets are counted, not logged");
 	}
@@ -110,6 +126,8 @@ int main(int argc, char **argv)
 		rc = DAEMON_EXIT_FAILURE;
 	if (rc == 0)
 		rc = daemon_run(&d);
+	if (app.log_mode)
+		logger_detach(&app.lg); /* its timers and sockets go with the loop */
 	daemon_stop(&d);
 	if (app.log_mode) {
 		if (logger_finish(&app.lg) != 0 && rc == 0)

@@ -86,6 +86,37 @@ static struct ctl_msg sample_reply(unsigned n)
 	return m;
 }
 
+static struct ctl_msg sample_bytes_query(void)
+{
+	struct ctl_msg m = {.type = CTL_BYTES_QUERY};
+	struct ctl_bytes_query *q = &m.u.bytes_query;
+	q->query_id = 0x1122334455667788ull;
+	q->conn_id = 0;
+	q->client_ip = inet_addr("198.18.11.1");
+	q->server_ip = inet_addr("198.18.2.11");
+	q->client_port = 40001;
+	q->server_port = 80;
+	q->stream = CTL_STREAM_SERVER;
+	q->offset = (1ull << 32) + 17;
+	q->length = CTL_BYTES_MAX;
+	return m;
+}
+
+static struct ctl_msg sample_bytes_reply(unsigned n)
+{
+	struct ctl_msg m = {.type = CTL_BYTES_REPLY};
+	struct ctl_bytes_reply *r = &m.u.bytes_reply;
+	r->query_id = 0x1122334455667788ull;
+	r->conn_id = 77;
+	r->status = n ? CTL_STATUS_OK : CTL_STATUS_NOT_HELD;
+	r->stream = CTL_STREAM_CLIENT;
+	r->n = (uint16_t)n;
+	r->offset = 4096;
+	for (unsigned i = 0; i < n; i++)
+		r->data[i] = (uint8_t)(i * 7 + 3);
+	return m;
+}
+
 static void roundtrip(const struct ctl_msg *m, int expect_len)
 {
 	uint8_t buf[CTL_MSG_MAX], buf2[CTL_MSG_MAX];
@@ -130,7 +161,15 @@ START_TEST(roundtrips)
 		m = sample_reply(n);
 		roundtrip(&m, 4 + 56 + 48 * (int)n);
 	}
-	ck_assert_int_eq(4 + 56 + 48 * CTL_REPLY_MAX_TXNS, CTL_MSG_MAX);
+	m = sample_bytes_query();
+	roundtrip(&m, 4 + 44);
+	static const unsigned sizes[] = {0, 1, 2, 100, CTL_BYTES_MAX - 1, CTL_BYTES_MAX};
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		m = sample_bytes_reply(sizes[i]);
+		roundtrip(&m, 4 + 32 + (int)sizes[i]);
+	}
+	ck_assert_int_eq(4 + 32 + CTL_BYTES_MAX, CTL_MSG_MAX);
+	ck_assert_int_le(4 + 56 + 48 * CTL_REPLY_MAX_TXNS, CTL_MSG_MAX);
 
 	/* Field values survive exactly. */
 	uint8_t buf[CTL_MSG_MAX];
@@ -158,6 +197,37 @@ START_TEST(roundtrips)
 }
 END_TEST
 
+/* The byte layout recovery depends on, written out by hand. */
+START_TEST(bytes_layout)
+{
+	uint8_t buf[CTL_MSG_MAX];
+	struct ctl_msg m = sample_bytes_query(), d;
+	int n = ctl_msg_encode(&m, buf, sizeof(buf));
+	ck_assert_int_eq(n, 48);
+	static const uint8_t q[] = {1,	 5,  0, 44, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+				    0,	 0,  0, 0,  0,	  0,	0,    0,    198,  18,	11,   1,
+				    198, 18, 2, 11, 0x9C, 0x41, 0,    80,   0,	  0,	0,    0,
+				    0,	 0,  0, 1,  0,	  0,	0,    17,   0,	  0,	4,    0};
+	ck_assert_mem_eq(buf, q, sizeof(q));
+	ck_assert_int_eq(ctl_msg_decode(buf, (size_t)n, &d), 0);
+	ck_assert_mem_eq(&d.u.bytes_query, &m.u.bytes_query, sizeof(m.u.bytes_query));
+
+	m = sample_bytes_reply(3);
+	n = ctl_msg_encode(&m, buf, sizeof(buf));
+	static const uint8_t r[] = {1,	  6,	0, 35, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+				    0x77, 0x88, 0, 0,  0,    0,	   0,	 0,    0,    77,
+				    0,	  1,	0, 3,  0,    0,	   0,	 0,    0,    0,
+				    0,	  0,	0, 0,  0x10, 0,	   3,	 10,   17};
+	ck_assert_int_eq(n, (int)sizeof(r));
+	ck_assert_mem_eq(buf, r, sizeof(r));
+	ck_assert_int_eq(ctl_msg_decode(buf, (size_t)n, &d), 0);
+	ck_assert_uint_eq(d.u.bytes_reply.n, 3);
+	ck_assert_mem_eq(d.u.bytes_reply.data, m.u.bytes_reply.data, 3);
+	ck_assert_uint_eq(d.u.bytes_reply.offset, 4096);
+	ck_assert_uint_eq(CTL_AUTH_TYPE(CTL_BYTES_REPLY), 0x0306);
+}
+END_TEST
+
 START_TEST(refusals)
 {
 	uint8_t buf[CTL_MSG_MAX], bad[CTL_MSG_MAX];
@@ -173,7 +243,7 @@ START_TEST(refusals)
 	MUTATE(0, 2, CTL_E_VERSION);
 	MUTATE(0, 0, CTL_E_VERSION);
 	MUTATE(1, 0, CTL_E_TYPE);
-	MUTATE(1, 5, CTL_E_TYPE);
+	MUTATE(1, 7, CTL_E_TYPE);
 	MUTATE(1, 0xFF, CTL_E_TYPE);
 	MUTATE(1, CTL_BACKEND_RECOVERED, CTL_E_LENGTH);
 	MUTATE(4 + 6, 0, CTL_E_VALUE);	  /* cause 0 */
@@ -205,6 +275,32 @@ START_TEST(refusals)
 	MUTATE(4 + 19, 17, CTL_E_VALUE);	   /* n over the max */
 	MUTATE(4 + 56 + 12, 0x10, CTL_E_RESERVED); /* entry state bit 4 */
 	MUTATE(4 + 56 + 48 + 15, 1, CTL_E_RESERVED);
+
+	m = sample_bytes_query();
+	n = ctl_msg_encode(&m, buf, sizeof(buf));
+	MUTATE(4 + 29, 1, CTL_E_RESERVED);
+	MUTATE(4 + 30, 0x80, CTL_E_RESERVED);
+	MUTATE(4 + 31, 1, CTL_E_RESERVED);
+	MUTATE(4 + 28, 2, CTL_E_VALUE); /* stream */
+	MUTATE(1, CTL_CONN_QUERY, CTL_E_LENGTH);
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + 40] = bad[4 + 41] = bad[4 + 42] = bad[4 + 43] = 0; /* length 0 */
+	ck_assert_int_eq(ctl_msg_decode(bad, (size_t)n, &d), CTL_E_VALUE);
+	bad[4 + 42] = (CTL_BYTES_MAX + 1) >> 8; /* length over the max */
+	bad[4 + 43] = (uint8_t)(CTL_BYTES_MAX + 1);
+	ck_assert_int_eq(ctl_msg_decode(bad, (size_t)n, &d), CTL_E_VALUE);
+
+	m = sample_bytes_reply(5);
+	n = ctl_msg_encode(&m, buf, sizeof(buf));
+	MUTATE(4 + 16, CTL_STATUS_NOT_HELD + 1, CTL_E_VALUE);
+	MUTATE(4 + 17, 2, CTL_E_VALUE);
+	MUTATE(4 + 20, 1, CTL_E_RESERVED);
+	MUTATE(4 + 23, 1, CTL_E_RESERVED);
+	MUTATE(4 + 19, 4, CTL_E_LENGTH); /* n disagrees with the length */
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + 18] = (CTL_BYTES_MAX + 1) >> 8; /* n over the max */
+	bad[4 + 19] = (uint8_t)(CTL_BYTES_MAX + 1);
+	ck_assert_int_eq(ctl_msg_decode(bad, (size_t)n, &d), CTL_E_VALUE);
 #undef MUTATE
 
 	/* The encoder refuses what the decoder would. */
@@ -213,6 +309,14 @@ START_TEST(refusals)
 	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m = sample_reply(1);
 	m.u.reply.ntxn = CTL_REPLY_MAX_TXNS + 1;
+	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample_bytes_query();
+	m.u.bytes_query.length = 0;
+	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.u.bytes_query.length = CTL_BYTES_MAX + 1;
+	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample_bytes_reply(1);
+	m.u.bytes_reply.n = CTL_BYTES_MAX + 1;
 	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.type = (enum ctl_type)9;
 	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
@@ -228,24 +332,33 @@ START_TEST(garbage)
 	uint8_t buf[CTL_MSG_MAX + 8], again[CTL_MSG_MAX];
 	struct ctl_msg d;
 	unsigned decoded = 0, odd = 0;
-	static const size_t lens[] = {4 + 72, 4 + 32, 4 + 40, 4 + 56, 4 + 56 + 48, 4 + 56 + 96};
+	static const size_t lens[] = {4 + 72,	   4 + 32,	4 + 40, 4 + 56,
+				      4 + 56 + 48, 4 + 56 + 96, 4 + 44, 4 + 32 + 7};
 	for (int i = 0; i < 20000; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		/* Half of them get a plausible header and a valid length, so
 		 * that the body checks are exercised, and sparse bodies (mostly
 		 * zero bytes) so that some pass. */
 		bool plausible = i & 1;
-		size_t len = plausible ? lens[x % 6] : x % 128;
+		size_t len = plausible ? lens[x % 8] : x % 128;
 		for (size_t j = 0; j < len; j++) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			buf[j] = plausible && (x & 0x300) ? 0 : (uint8_t)x;
 		}
 		if (plausible) {
 			buf[0] = 1;
-			buf[1] = (uint8_t)(len == 76 ? 1 : len == 36 ? 2 : len == 44 ? 3 : 4);
+			buf[1] = (uint8_t)(len == 76   ? 1
+					   : len == 36 ? 2
+					   : len == 44 ? 3
+					   : len == 48 ? 5
+					   : len == 43 ? 6
+						       : 4);
 			buf[2] = (uint8_t)((len - 4) >> 8);
 			buf[3] = (uint8_t)(len - 4);
-			if (len >= 60) {
+			if (len == 43) {
+				buf[4 + 18] = 0;
+				buf[4 + 19] = 7;
+			} else if (len >= 60) {
 				buf[4 + 18] = 0;
 				buf[4 + 19] = (uint8_t)((len - 60) / 48);
 			}
@@ -281,6 +394,15 @@ START_TEST(format_line)
 	ctl_msg_format(&m, line, sizeof(line));
 	ck_assert_str_eq(line, "conn_query query=5 conn=0 client=198.18.11.1:40001 "
 			       "server=198.18.2.11:80 first=3 max=16 flags=3");
+	m = sample_bytes_query();
+	ctl_msg_format(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "bytes_query query=1234605616436508552 conn=0 "
+			       "client=198.18.11.1:40001 server=198.18.2.11:80 stream=server "
+			       "offset=4294967313 length=1024");
+	m = sample_bytes_reply(0);
+	ctl_msg_format(&m, line, sizeof(line));
+	ck_assert_str_eq(line, "bytes_reply query=1234605616436508552 conn=77 status=not_held "
+			       "stream=client offset=4096 n=0");
 	m = sample_reply(2);
 	int n = ctl_msg_format(&m, line, sizeof(line));
 	ck_assert_int_eq(n, (int)strlen(line));
@@ -299,6 +421,7 @@ Suite *ctl_msg_suite(void)
 	Suite *s = suite_create("ctl_msg");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, roundtrips);
+	tcase_add_test(tc, bytes_layout);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, format_line);

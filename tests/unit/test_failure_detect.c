@@ -770,6 +770,72 @@ START_TEST(frozen_backend_detected)
 }
 END_TEST
 
+/* A frozen backend resumes: the answer that waited through the outage
+ * arrives while the backend is still FAILED and must not be learnt (it
+ * would stretch the next failure's timeout). */
+START_TEST(no_learning_while_failed)
+{
+	struct fdet d;
+	struct rec r;
+	struct fdet_config cfg;
+	fdet_config_default(&cfg);
+	cfg.min_samples = 4;
+	init(&d, &r, &cfg);
+	struct sockaddr_in a = be_addr(11, 80);
+	ck_assert_int_eq(fdet_conn_open(&d, 1, &a, 0), 0);
+	uint64_t t = teach(&d, 1, "GET /x", 8, 0, 10 * MS, 1 * MS);
+	uint64_t before, after;
+	ck_assert_int_eq(fdet_timeout_us(&d, 0, "GET /x", FDET_PHASE_WAIT, &before), 0);
+	ck_assert_int_eq(fdet_request_done(&d, 1, 1, "GET /x", t), 0);
+	for (uint64_t now = t; now < t + 2000 * MS && !r.failures; now += 10 * MS)
+		fdet_tick(&d, now);
+	ck_assert_uint_eq(r.failures, 1);
+	ck_assert_int_eq(fdet_backend_state(&d, 0), FDET_FAILED);
+	uint64_t samples = d.c.samples_wait;
+	ck_assert_int_eq(fdet_response_first_byte(&d, 1, 1, t + 3000 * MS), 0);
+	ck_assert_int_eq(fdet_response_done(&d, 1, 1, t + 3001 * MS), 0);
+	ck_assert_uint_eq(d.c.samples_wait, samples);
+	ck_assert_uint_eq(d.c.samples_skipped, 2); /* the wait and the transfer */
+	ck_assert_int_eq(fdet_timeout_us(&d, 0, "GET /x", FDET_PHASE_WAIT, &after), 0);
+	ck_assert_uint_eq(after, before);
+	fdet_free(&d);
+}
+END_TEST
+
+/* A client that stops reading closes its window: the backend's silence is
+ * not timed until the window opens, then the transfer clock starts again. */
+START_TEST(client_window_pauses_the_clock)
+{
+	struct fdet d;
+	struct rec r;
+	struct fdet_config cfg;
+	fdet_config_default(&cfg);
+	init(&d, &r, &cfg);
+	struct sockaddr_in a = be_addr(11, 80);
+	ck_assert_int_eq(fdet_conn_open(&d, 1, &a, 0), 0);
+	uint64_t t = teach(&d, 1, "GET /big", 20, 0, 10 * MS, 100 * MS);
+	uint64_t tb;
+	ck_assert_int_eq(fdet_timeout_us(&d, 0, "GET /big", FDET_PHASE_XFER, &tb), 0);
+	ck_assert_int_eq(fdet_request_done(&d, 1, 7, "GET /big", t), 0);
+	ck_assert_int_eq(fdet_response_first_byte(&d, 1, 7, t + 10 * MS), 0);
+	uint64_t closed = t + 20 * MS;
+	ck_assert_int_eq(fdet_client_window(&d, 1, true, closed), 0);
+	ck_assert_int_eq(fdet_client_window(&d, 1, true, closed + MS), 0); /* no change */
+	for (uint64_t now = closed; now < closed + 20 * tb; now += 10 * MS)
+		fdet_tick(&d, now);
+	ck_assert_uint_eq(r.suspects, 0);
+	ck_assert_uint_eq(d.c.client_paused, 1);
+	uint64_t open = closed + 20 * tb;
+	ck_assert_int_eq(fdet_client_window(&d, 1, false, open), 0);
+	fdet_tick(&d, open + tb - 1);
+	ck_assert_uint_eq(r.suspects, 0);
+	fdet_tick(&d, open + tb);
+	ck_assert_uint_eq(r.suspects, 1); /* a real stall after the window opened */
+	ck_assert_int_eq(fdet_client_window(&d, 99, true, open), -ENOENT);
+	fdet_free(&d);
+}
+END_TEST
+
 Suite *failure_detect_suite(void);
 Suite *failure_detect_suite(void)
 {
@@ -783,6 +849,8 @@ Suite *failure_detect_suite(void)
 	tcase_add_test(tc, bounds_and_kinds);
 	tcase_add_test(tc, variance_10x_no_false_failure);
 	tcase_add_test(tc, frozen_backend_detected);
+	tcase_add_test(tc, no_learning_while_failed);
+	tcase_add_test(tc, client_window_pauses_the_clock);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

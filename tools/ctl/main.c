@@ -9,6 +9,9 @@
  *   craft-ctl send --key FILE --to ADDR:PORT [--sender-id N] [--twice|--no-auth]
  *                  TYPE [field=value ...]
  *   craft-ctl send --unix PATH [--wait DUR] TYPE [field=value ...]
+ *   craft-ctl send --key FILE --to ADDR:PORT --wait DUR TYPE [field=value ...]
+ *   craft-ctl fetch (--unix PATH | --key FILE --to ADDR:PORT) --out FILE
+ *                   [--wait DUR] [field=value ...]   (fields of `bytes`)
  *   craft-ctl send --to ADDR:PORT --garbage N
  *   craft-ctl probe [--timeout DUR] [--send TEXT] [--source IP] ADDR:PORT
  *
@@ -19,8 +22,13 @@
  * is where refused datagrams show up. The fields of `send` have the names
  * that listen prints. `probe` runs the logger's liveness probe once
  * (liveness_probe.h) and prints "alive rtt_us=N" or "dead error=NAME
- * rtt_us=N". Exit: 0 ok / alive, 1 timeout before --count messages / dead,
- * 2 usage or error. */
+ * rtt_us=N". `send --wait` prints the reply (over UDP: sent from an
+ * ephemeral port, the reply authenticated like any datagram). `fetch` asks
+ * BYTES_QUERY after BYTES_QUERY from offset= on, CTL_BYTES_MAX at a time,
+ * until length= bytes came (default: until the logger has no more), writes
+ * the bytes to --out and prints "fetched bytes=N offset=A end=B
+ * status=NAME queries=Q". Exit: 0 ok / alive, 1 timeout before --count
+ * messages / dead / no reply / a reply other than ok, 2 usage or error. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -46,19 +54,7 @@
 #include "stats.h"
 #include "version.h"
 
-enum { EXIT_OK = 0, EXIT_TIMEOUT = 1, EXIT_USAGE = 2 };
-
-struct opts {
-	const char *key, *unix_path;
-	struct sockaddr_in bind, to;
-	bool have_bind, have_to, twice, no_auth;
-	uint32_t sender_id, garbage, count;
-	uint64_t timeout_ms, wait_ms;
-	uint32_t allow[CTL_MAX_ALLOW];
-	unsigned nallow;
-	const char *probe_send;
-	struct in_addr source;
-};
+#include "ctl.h"
 
 static void usage(FILE *out)
 {
@@ -68,6 +64,8 @@ static void usage(FILE *out)
 		     "                       [--no-auth] | --unix PATH [--wait DUR])\n"
 		     "                      TYPE [field=value ...]\n"
 		     "       craft-ctl send --to ADDR:PORT --garbage N\n"
+		     "       craft-ctl fetch (--unix PATH | --key FILE --to ADDR:PORT) --out FILE\n"
+		     "                       [--wait DUR] [bytes fields ...]\n"
 		     "Prints or injects logger <-> recovery control messages (ctl_msg.h).\n"
 		     "TYPE and fields (the names listen prints):\n"
 		     "  failed    backend= cause=confirm_timeout|probe_failed|idle_probe event=\n"
@@ -76,6 +74,9 @@ static void usage(FILE *out)
 		     "  recovered backend= event= recovered_us= down_us=\n"
 		     "  query     query= conn= client= server= first= max= flags=\n"
 		     "  reply     query= conn= status=ok|unknown_conn|busy|unsupported\n"
+		     "  bytes     query= conn= client= server= stream=server|client offset=\n"
+		     "            length= (1..1024)\n"
+		     "  bytes_reply query= conn= status=...|not_held stream= offset=\n"
 		     "Times default to now; backend, client and server are ADDR:PORT.\n"
 		     "  --twice      send the same authenticated datagram twice (a replay)\n"
 		     "  --no-auth    send the message over UDP without authentication\n"
@@ -85,7 +86,7 @@ static void usage(FILE *out)
 
 /* ---- building a message from field=value words -------------------------- */
 
-static int field_u64(const char *v, uint64_t *out)
+int field_u64(const char *v, uint64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -135,10 +136,41 @@ static int field_name(const char *v, const char *const *names, int first, uint8_
 	return -1;
 }
 
+/* The fields both queries name a connection with: 0 / -1 when k is one
+ * of them, 1 when it is not. */
+static int conn_ref_field(const char *k, const char *v, uint64_t *query, uint64_t *conn,
+			  uint32_t *cip, uint16_t *cport, uint32_t *sip, uint16_t *sport)
+{
+	if (!strcmp(k, "query"))
+		return field_u64(v, query);
+	if (!strcmp(k, "conn"))
+		return field_u64(v, conn);
+	if (!strcmp(k, "client"))
+		return field_addr(v, cip, cport);
+	if (!strcmp(k, "server"))
+		return field_addr(v, sip, sport);
+	return 1;
+}
+
+/* ... and both replies begin with: 0 / -1 when k is one of them, else 1. */
+static int reply_field(const char *k, const char *v, uint64_t *query, uint64_t *conn,
+		       uint8_t *status)
+{
+	static const char *const statuses[] = {"ok",	      "unknown_conn", "busy",
+					       "unsupported", "not_held",     NULL};
+	if (!strcmp(k, "query"))
+		return field_u64(v, query);
+	if (!strcmp(k, "conn"))
+		return field_u64(v, conn);
+	if (!strcmp(k, "status"))
+		return field_name(v, statuses, 0, status);
+	return 1;
+}
+
 static int set_field(struct ctl_msg *m, const char *k, const char *v)
 {
 	static const char *const causes[] = {"confirm_timeout", "probe_failed", "idle_probe", NULL};
-	static const char *const statuses[] = {"ok", "unknown_conn", "busy", "unsupported", NULL};
+	static const char *const streams[] = {"server", "client", NULL};
 	switch (m->type) {
 	case CTL_BACKEND_FAILED: {
 		struct ctl_backend_failed *f = &m->u.failed;
@@ -184,14 +216,10 @@ static int set_field(struct ctl_msg *m, const char *k, const char *v)
 	}
 	case CTL_CONN_QUERY: {
 		struct ctl_conn_query *q = &m->u.query;
-		if (!strcmp(k, "query"))
-			return field_u64(v, &q->query_id);
-		if (!strcmp(k, "conn"))
-			return field_u64(v, &q->conn_id);
-		if (!strcmp(k, "client"))
-			return field_addr(v, &q->client_ip, &q->client_port);
-		if (!strcmp(k, "server"))
-			return field_addr(v, &q->server_ip, &q->server_port);
+		int rc = conn_ref_field(k, v, &q->query_id, &q->conn_id, &q->client_ip,
+					&q->client_port, &q->server_ip, &q->server_port);
+		if (rc <= 0)
+			return rc;
 		if (!strcmp(k, "first"))
 			return field_u32(v, &q->first_ordinal);
 		if (!strcmp(k, "max"))
@@ -202,24 +230,45 @@ static int set_field(struct ctl_msg *m, const char *k, const char *v)
 	}
 	case CTL_CONN_REPLY: {
 		struct ctl_conn_reply *r = &m->u.reply;
-		if (!strcmp(k, "query"))
-			return field_u64(v, &r->query_id);
-		if (!strcmp(k, "conn"))
-			return field_u64(v, &r->conn_id);
-		if (!strcmp(k, "status"))
-			return field_name(v, statuses, 0, &r->status);
+		return reply_field(k, v, &r->query_id, &r->conn_id, &r->status) > 0 ? -1 : 0;
+	}
+	case CTL_BYTES_QUERY: {
+		struct ctl_bytes_query *q = &m->u.bytes_query;
+		int rc = conn_ref_field(k, v, &q->query_id, &q->conn_id, &q->client_ip,
+					&q->client_port, &q->server_ip, &q->server_port);
+		if (rc <= 0)
+			return rc;
+		if (!strcmp(k, "stream"))
+			return field_name(v, streams, 0, &q->stream);
+		if (!strcmp(k, "offset"))
+			return field_u64(v, &q->offset);
+		if (!strcmp(k, "length"))
+			return field_u32(v, &q->length);
+		break;
+	}
+	case CTL_BYTES_REPLY: {
+		struct ctl_bytes_reply *r = &m->u.bytes_reply;
+		int rc = reply_field(k, v, &r->query_id, &r->conn_id, &r->status);
+		if (rc <= 0)
+			return rc;
+		if (!strcmp(k, "stream"))
+			return field_name(v, streams, 0, &r->stream);
+		if (!strcmp(k, "offset"))
+			return field_u64(v, &r->offset);
 		break;
 	}
 	}
 	return -1;
 }
 
-static int build(int argc, char **argv, struct ctl_msg *m)
+int msg_from_words(int argc, char **argv, struct ctl_msg *m)
 {
-	static const char *const types[] = {"failed", "recovered", "query", "reply", NULL};
+	static const char *const types[] = {"failed", "recovered",   "query", "reply",
+					    "bytes",  "bytes_reply", NULL};
 	uint8_t t;
 	if (argc < 1 || field_name(argv[0], types, 1, &t) < 0) {
-		log_err("send: TYPE must be failed, recovered, query or reply");
+		log_err("send: TYPE must be failed, recovered, query, reply, bytes or "
+			"bytes_reply");
 		return -1;
 	}
 	memset(m, 0, sizeof(*m));
@@ -235,6 +284,8 @@ static int build(int argc, char **argv, struct ctl_msg *m)
 	} else if (m->type == CTL_CONN_QUERY) {
 		m->u.query.max_txns = CTL_REPLY_MAX_TXNS;
 		m->u.query.flags = CTL_QUERY_MARKS | CTL_QUERY_TXNS;
+	} else if (m->type == CTL_BYTES_QUERY) {
+		m->u.bytes_query.length = CTL_BYTES_MAX;
 	}
 	for (int i = 1; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
@@ -268,7 +319,7 @@ struct listener {
 	bool timed_out;
 };
 
-static void print_msg(const struct ctl_msg *m, const char *suffix)
+void print_msg(const struct ctl_msg *m, const char *suffix)
 {
 	char line[2048];
 	ctl_msg_format(m, line, sizeof(line));
@@ -328,7 +379,7 @@ static void on_signal(struct event_loop *loop, int signo, void *arg)
 	event_loop_stop(loop);
 }
 
-static int unix_connect(const char *path)
+int unix_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -462,7 +513,7 @@ static int cmd_send(const struct opts *o, int argc, char **argv)
 		return rc < 0 ? EXIT_USAGE : EXIT_OK;
 	}
 	struct ctl_msg m;
-	if (build(argc, argv, &m) < 0)
+	if (msg_from_words(argc, argv, &m) < 0)
 		return EXIT_USAGE;
 	if (o->unix_path)
 		return send_unix(o, &m);
@@ -470,6 +521,8 @@ static int cmd_send(const struct opts *o, int argc, char **argv)
 		log_err("send: --to ADDR:PORT or --unix PATH is required");
 		return EXIT_USAGE;
 	}
+	if (o->wait_ms && !o->no_auth && !o->twice)
+		return send_wait_udp(o, &m);
 	uint8_t body[CTL_MSG_MAX], dg[CTL_DATAGRAM_MAX];
 	int blen = ctl_msg_encode(&m, body, sizeof(body));
 	if (o->no_auth)
@@ -575,6 +628,7 @@ int main(int argc, char **argv)
 	    {"garbage", required_argument, NULL, 'g'},
 	    {"send", required_argument, NULL, 'S'},
 	    {"source", required_argument, NULL, 'I'},
+	    {"out", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -584,11 +638,12 @@ int main(int argc, char **argv)
 	int opt, rc = 0;
 	log_set_ident("craft-ctl");
 	const char *cmd = argc > 1 ? argv[1] : "";
-	if (strcmp(cmd, "listen") != 0 && strcmp(cmd, "send") != 0 && strcmp(cmd, "probe") != 0)
+	if (strcmp(cmd, "listen") != 0 && strcmp(cmd, "send") != 0 && strcmp(cmd, "probe") != 0 &&
+	    strcmp(cmd, "fetch") != 0)
 		cmd = NULL; /* options only: --help, --version */
 	else
 		argc--, argv++;
-	while ((opt = getopt_long(argc, argv, "+k:b:t:u:n:T:w:s:a:2Ng:S:I:hV", lopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "+k:b:t:u:n:T:w:s:a:2Ng:S:I:o:hV", lopts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'k':
@@ -641,6 +696,9 @@ int main(int argc, char **argv)
 		case 'S':
 			o.probe_send = optarg;
 			break;
+		case 'o':
+			o.out = optarg;
+			break;
 		case 'I':
 			rc = config_parse_ipv4(optarg, &o.source, err, sizeof(err));
 			break;
@@ -672,5 +730,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "probe"))
 		return cmd_probe(&o, argc - optind, argv + optind);
+	if (!strcmp(cmd, "fetch"))
+		return cmd_fetch(&o, argc - optind, argv + optind);
 	return cmd_send(&o, argc - optind, argv + optind);
 }
