@@ -4,8 +4,7 @@
 #ifndef CRAFT_TXN_LOG_INT_H
 #define CRAFT_TXN_LOG_INT_H
 
-#include <sodium.h>
-
+#include "sha256_stream.h"
 #include "txn_log.h"
 
 /* One parser event, recorded while the parser runs over a segment. */
@@ -29,7 +28,7 @@ struct tl_route {
 	bool fresh;   /* opened during the current segment */
 	uint32_t ordinal;
 	uint64_t start; /* the message's first byte */
-	crypto_hash_sha256_state sha;
+	struct sha256_stream sha; /* while hashing: released by route_close */
 };
 
 struct tl_conn;

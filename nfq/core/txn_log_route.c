@@ -24,7 +24,7 @@ enum route_action { ACT_NONE, ACT_OPEN, ACT_CLOSE, ACT_CLOSE_INCOMPLETE };
 static void hash_piece(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
 	(void)off;
-	crypto_hash_sha256_update(ctx, p, n);
+	sha256_stream_update(ctx, p, n);
 }
 
 static void set_hashed(struct tl_conn *c, int dir, uint32_t ordinal)
@@ -44,7 +44,8 @@ static void convert(struct txn_log *l, struct tl_conn *c, int dir, uint64_t upto
 	struct tl_route *r = &c->route[dir];
 	r->hashing = true;
 	r->hash_ok = c->bs != NULL;
-	crypto_hash_sha256_init(&r->sha);
+	if (sha256_stream_init(&r->sha) < 0)
+		r->hash_ok = false;
 	l->st.hashed_messages++;
 	set_hashed(c, dir, r->ordinal);
 	if (!c->bs)
@@ -84,7 +85,7 @@ static void route_bytes(struct txn_log *l, struct tl_conn *c, int dir, uint64_t 
 		r->hash_ok = false;
 		return;
 	}
-	crypto_hash_sha256_update(&r->sha, data, b - a);
+	sha256_stream_update(&r->sha, data, b - a);
 	if (dir == BS_RESP && c->bs) {
 		byte_store_append(l->bs, c->bs, BS_RESP, a, data, b - a, BS_PROVISIONAL);
 		if (c->pub.ack_cl_known)
@@ -98,8 +99,9 @@ static void route_close(struct txn_log *l, struct tl_conn *c, int dir)
 	if (!r->active)
 		return;
 	if (r->hashing) {
-		uint8_t h[32];
-		crypto_hash_sha256_final(&r->sha, h);
+		uint8_t h[SHA256_DIGEST_LEN];
+		if (sha256_stream_final(&r->sha, h) < 0)
+			r->hash_ok = false;
 		struct tl_txn *x = tl_txn_find(c, r->ordinal);
 		if (x && dir == BS_REQ) {
 			memcpy(x->pub.req_sha256, h, 32);

@@ -31,10 +31,6 @@ int txn_log_create(struct txn_log **out, const struct txn_log_config *cfg, char 
 	int rc = txn_log_config_check(cfg, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (sodium_init() < 0) {
-		snprintf(err, errlen, "libsodium initialisation failed");
-		return -EIO;
-	}
 	struct txn_log *l = calloc(1, sizeof(*l));
 	if (!l) {
 		snprintf(err, errlen, "out of memory");
