@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "log.h"
 #include "packet.h"
 #include "stats.h"

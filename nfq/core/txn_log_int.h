@@ -27,7 +27,7 @@ struct tl_route {
 	bool hash_ok; /* every byte went into the hash */
 	bool fresh;   /* opened during the current segment */
 	uint32_t ordinal;
-	uint64_t start; /* the message's first byte */
+	uint64_t start;		  /* the message's first byte */
 	struct sha256_stream sha; /* while hashing: released by route_close */
 };
 
