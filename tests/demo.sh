@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # tests/demo.sh - `make demo`: the test bed with the pass-through logger and
-# real traffic, then what every hop counted.  About a minute; tears down on
-# every exit path.
+# real traffic, then what every hop counted; then backend failovers: a
+# backend's link goes down in the middle of a response and the client's
+# connection moves, live, to the alternate (tests/e2e/failover: a 20 MiB
+# download, a webmail session with an aux server, an untagged
+# non-deterministic page that must end in an RST), followed by the proxy's
+# failover history as sqlite3 shows it. A few minutes; tears down on every
+# exit path.
 #
 #   cl ── lb ── lg (craft-logger on NFQUEUE 0) ── b1 nginx :80, python :8000
 #                                              └─ b2 lighttpd :8080
+#   failover: cl ── p1 craft-proxy [recovery] ── lg craft-logger [detect]
+#             [control] ── b1 / b2 (nginx, or craft-webmail + craft-agent)
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 TEST_NAME=demo
 test_begin
 require_tools curl nginx lighttpd python3 wrk ab iptables sha256sum ss
-require_bin logger
+require_bin logger proxy agent webmail auxd recover
 
 Q=0
 B1=$(topo_addr b1)
@@ -122,6 +129,28 @@ daemon_table() {
   ok "craft-logger" "exit 0 on SIGTERM, $PKTS packets"
 }
 
+# failover SCENARIO...: runs each tests/e2e/failover scenario (its own test
+# bed), prints its result line and keeps a copy of the proxy's database.
+failover() {
+  local s line
+  step "backend failover (tests/e2e/failover; each brings up its own test bed)"
+  FO_DIR=$(mktemp -d /tmp/craft-demo-fo.XXXXXX)
+  for s in "$@"; do
+    line=$(env -u TOPO_PREFIX -u TOPO_DIR FO_SAVE_DB="$FO_DIR/$s.db" "$CRAFT_ROOT/tests/e2e/failover/$s.sh" 2>"$FO_DIR/$s.log" | grep -E '^(PASS|FAIL) ' | tail -n 1)
+    [[ $line == PASS* ]] || result_fail "failover/$s: ${line:-no result} $(tail -n 3 "$FO_DIR/$s.log" | tr '\n' ' ')"
+    ok "failover/$s" "${line#PASS failover/"$s": }"
+  done
+  step "failover history (sqlite3 proxy.db 'select ... from v_failover_history')"
+  for s in "$@"; do
+    [ -s "$FO_DIR/$s.db" ] || continue
+    printf '  -- %s\n' "$s"
+    sqlite3 -header -column "$FO_DIR/$s.db" \
+      "SELECT backend, alternate, conn_id, outcome, printf('%.1f', total_ms) AS total_ms, t_l, p, ack_cl, ack_tl, t_a, t_r, bytes_resent, txns_replayed FROM v_failover_history" | sed 's/^/  /'
+    sqlite3 -noheader "$FO_DIR/$s.db" "SELECT '  detail: ' || detail FROM v_failover_history WHERE detail IS NOT NULL"
+  done
+  rm -rf "$FO_DIR"
+}
+
 T0=$(now_ms)
 bring_up
 traffic
@@ -132,5 +161,6 @@ daemon_table
 step "teardown"
 topo_down
 row "namespaces left" "$(ip netns list | grep -c "^$TOPO_PREFIX" || true)"
+failover static webmail nondeterministic
 echo
-result_pass "$CHECKS checks ok, $PKTS packets through the logger, 0 queue drops, $(fdiv $(($(now_ms) - T0)) 1000 0) s"
+result_pass "$CHECKS checks ok, $PKTS packets through the logger, 0 queue drops, 3 failovers as expected, $(fdiv $(($(now_ms) - T0)) 1000 0) s"

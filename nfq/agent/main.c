@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "recovery_plan_agent.h"
 #include "service.h"
 #include "txn_parser.h"
 
@@ -212,55 +212,30 @@ static int run_client(struct main_ctx *m)
 		return SERVICE_EXIT_USAGE;
 	}
 	int rc = SERVICE_EXIT_FAILURE;
-	struct auth_sender sender;
-	struct auth_receiver rx = {0};
-	struct auth_receiver_config rcfg;
-	auth_receiver_config_default(&rcfg);
-	auth_sender_init(&sender, m->id, 0);
-	uint8_t *buf = malloc(STATE_DATAGRAM_MAX);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (!buf || fd < 0 || auth_receiver_init(&rx, &rcfg) < 0 ||
-	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		fprintf(stderr, "craft-agent: socket: %s\n", strerror(errno));
-		goto out;
-	}
-	int s = state_msg_send(fd, &to, &sender, &key, &msg);
-	if (s < 0) {
-		fprintf(stderr, "craft-agent: send: %s\n", strerror(-s));
-		goto out_recv;
-	}
-	if (msg.type == STATE_T_LOGGED) {
-		rc = SERVICE_EXIT_OK;
-		goto out_recv;
-	}
-	uint64_t deadline = monotonic_ms() + m->timeout_ms;
-	for (;;) {
-		uint64_t now = monotonic_ms();
-		if (now >= deadline) {
-			fprintf(stderr, "craft-agent: no reply within %" PRIu64 " ms\n",
-				m->timeout_ms);
-			break;
+	if (msg.type != STATE_T_LOGGED) {
+		struct state_reply r;
+		int q =
+		    recovery_agent_ask(&to, &key, m->id, &msg, m->timeout_ms, &r, err, sizeof(err));
+		if (q < 0)
+			fprintf(stderr, "craft-agent: %s\n", err);
+		else {
+			print_reply(&r);
+			rc = r.status == STATE_REPLY_OK ? SERVICE_EXIT_OK : SERVICE_EXIT_FAILURE;
 		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, (int)(deadline - now)) <= 0)
-			continue;
-		ssize_t n = recv(fd, buf, STATE_DATAGRAM_MAX, MSG_DONTWAIT);
-		struct state_msg r;
-		if (n <= 0 ||
-		    state_msg_open(&rx, &key, buf, (size_t)n, realtime_us() / 1000, NULL, &r) < 0)
-			continue;
-		if (r.type != STATE_T_REPLY || r.u.reply.query_id != qid)
-			continue;
-		print_reply(&r.u.reply);
-		rc = r.u.reply.status == STATE_REPLY_OK ? SERVICE_EXIT_OK : SERVICE_EXIT_FAILURE;
-		break;
+		auth_key_wipe(&key);
+		return rc;
 	}
-out_recv:
-	auth_receiver_free(&rx);
-out:
+	/* LOGGED is fire and forget: no reply to wait for. */
+	struct auth_sender sender;
+	auth_sender_init(&sender, m->id, 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s = fd < 0 ? -errno : state_msg_send(fd, &to, &sender, &key, &msg);
+	if (s < 0)
+		fprintf(stderr, "craft-agent: send: %s\n", strerror(-s));
+	else
+		rc = SERVICE_EXIT_OK;
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	auth_key_wipe(&key);
 	return rc;
 }

@@ -332,6 +332,17 @@ int lb_select_pick(struct lb_select *s, const struct lb_flow *f)
 			}
 			if (o >= 0)
 				s->st.owner_down++;
+			/* The proxies hand a dead owner's connections on by the
+			 * same rule: send them there directly. */
+			if (o >= 0 && s->cfg.owner == LB_OWNER_CLIENT_HASH) {
+				struct splice_key k = {.saddr = f->saddr,
+						       .daddr = f->daddr,
+						       .sport = f->sport,
+						       .dport = f->dport};
+				int l = (int)splice_owner_live(&k, s->n, s->live);
+				if (s->live[l])
+					return l;
+			}
 		}
 		m = f ? lb_select_flow(s, f) : -1;
 	} else {

@@ -26,9 +26,9 @@ int recovery_plan_compute(const struct recovery_input *in, struct recovery_plan 
 	unsigned done = 0;
 	while (done < in->ntxns && in->txns[done].response_complete)
 		done++;
+	/* A log that starts at `first` > 1 still says T_L: every earlier
+	 * response was complete before `first`'s began. */
 	plan->t_l = (uint16_t)(first + done - 1);
-	if (done == 0 && first > 1)
-		return RECOVERY_PLAN_EGAP; /* the log starts mid-connection */
 	plan->ack_tl = done ? in->txns[done - 1].resp_end : 0;
 	plan->in_flight = done < in->ntxns;
 	if (plan->in_flight) {
@@ -49,6 +49,9 @@ int recovery_plan_compute(const struct recovery_input *in, struct recovery_plan 
 		plan->resend_from = in->ack_cl;
 		plan->resend_to = logged;
 	}
+	/* Updates the alternate lacks but the log no longer holds. */
+	if (plan->t_r < first && plan->t_r <= plan->t_l)
+		return RECOVERY_PLAN_EGAP;
 	for (unsigned i = 0; i < in->ntxns; i++) {
 		const struct recovery_txn *t = &in->txns[i];
 		bool replayed_update =

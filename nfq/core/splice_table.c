@@ -496,6 +496,7 @@ static int update_entry(struct splice_table *t, struct splice_entry *e,
 		t->st.stale++;
 		return SPLICE_APPLY_STALE;
 	}
+	bool newer = rec->gen > e->rec.gen;
 	bool changed = rec->gen != e->rec.gen || content_differs(&e->rec, rec);
 	if (changed) {
 		evict_key_holders(t, rec);
@@ -511,6 +512,9 @@ static int update_entry(struct splice_table *t, struct splice_entry *e,
 		hash_link(t, H_BACKEND, idx);
 	}
 	merge_state(&e->rec, rec);
+	if (newer)
+		e->rec.state =
+		    (uint8_t)((e->rec.state & ~SPLICE_ST_OWED) | (rec->state & SPLICE_ST_OWED));
 	settle(t, e, rec, now);
 	if (!changed && e->rec.state == before) {
 		t->st.duplicates++;
@@ -665,4 +669,25 @@ uint32_t splice_owner(const struct splice_key *k, unsigned nproxies)
 		j = (int64_t)((double)(b + 1) * ((double)(1ll << 31) / (double)((key >> 33) + 1)));
 	}
 	return (uint32_t)b;
+}
+
+uint32_t splice_owner_live(const struct splice_key *k, unsigned nproxies, const bool *live)
+{
+	uint32_t owner = splice_owner(k, nproxies);
+	if (nproxies == 0 || live[owner])
+		return owner;
+	unsigned nlive = 0;
+	for (unsigned i = 0; i < nproxies; i++)
+		nlive += live[i];
+	if (nlive == 0)
+		return owner;
+	/* Rehashed: the jump hash over fewer buckets would send every key
+	 * of a dead bucket b to the member below b, never spread them. */
+	struct splice_key k2 = *k;
+	k2.saddr ^= 0x9e3779b9u * (owner + 1);
+	uint32_t pick = splice_owner(&k2, nlive);
+	for (unsigned i = 0; i < nproxies; i++)
+		if (live[i] && pick-- == 0)
+			return i;
+	return owner;
 }

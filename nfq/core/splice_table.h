@@ -56,14 +56,19 @@ enum splice_way {
 	SPLICE_B2C = 1, /* backend -> client (matched by the backend key) */
 };
 
-/* Lifecycle bits of struct splice_record.state; they only accumulate. */
+/* Lifecycle bits of struct splice_record.state; they only accumulate,
+ * except OWED, which follows the record with the newest gen. */
 #define SPLICE_ST_FIN_C2B	(1u << 0) /* fin_end[SPLICE_C2B] valid */
 #define SPLICE_ST_FIN_B2C	(1u << 1)
 #define SPLICE_ST_FIN_C2B_ACKED (1u << 2)
 #define SPLICE_ST_FIN_B2C_ACKED (1u << 3)
 #define SPLICE_ST_RST		(1u << 4)
 #define SPLICE_ST_CLOSED	(1u << 5) /* lingering */
-#define SPLICE_ST_ALL		0x3fu
+/* The creator still delivers request bytes it drained (splice_inject): the
+ * backend's acknowledgements must reach it, so the other proxies send
+ * backend -> client segments there. Cleared (gen + 1) once delivered. */
+#define SPLICE_ST_OWED (1u << 6)
+#define SPLICE_ST_ALL  0x7fu
 
 /* Why a splice closed (also the reason carried by a DEL message). */
 enum splice_close_reason {
@@ -238,5 +243,12 @@ void splice_table_collect_stats(const struct splice_table *t, struct stats_repor
  * number themselves identically (e.g. the sorted order of their ids).
  * Returns 0 when nproxies is 0. */
 uint32_t splice_owner(const struct splice_key *client_tuple, unsigned nproxies);
+/* The same over the live members (live[i] for proxy i of nproxies): the
+ * configured owner while it is live, else the jump hash over the live ones
+ * in the same order, so a dead proxy's share moves and nothing else does.
+ * Every proxy and load balancer with the same live set agrees. No live
+ * member: the configured owner. */
+uint32_t splice_owner_live(const struct splice_key *client_tuple, unsigned nproxies,
+			   const bool *live);
 
 #endif

@@ -68,40 +68,64 @@ void proxy_release_port(struct proxy *px, uint16_t port)
 
 static void on_backend_writable(struct event_loop *loop, int fd, uint32_t events, void *arg);
 
+/* A non-blocking socket bound to IVIP:port (a port of this proxy's range)
+ * and connecting to `to`; mss > 0 clamps the MSS announced to it. Returns
+ * the fd (the port in *port) or -errno. Ports owned by live splices are
+ * taken even though no socket holds them any more: the allocator, not the
+ * kernel, knows. */
+int proxy_backend_socket(struct proxy *px, const struct sockaddr_in *to, int mss, uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (mss > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	int p = -1, err = EADDRINUSE;
+	for (int tries = 0; tries < 64 && p < 0; tries++) {
+		p = alloc_port(px);
+		if (p < 0) {
+			err = EADDRNOTAVAIL;
+			break;
+		}
+		struct sockaddr_in src = {.sin_family = AF_INET,
+					  .sin_addr = px->cfg.ivip,
+					  .sin_port = htons((uint16_t)p)};
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0)
+			break;
+		err = errno;
+		proxy_release_port(px, (uint16_t)p);
+		p = -1;
+		if (err != EADDRINUSE)
+			break;
+	}
+	if (p >= 0 && connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		proxy_release_port(px, (uint16_t)p);
+		p = -1;
+	}
+	if (p < 0) {
+		close(fd);
+		return -err;
+	}
+	*port = (uint16_t)p;
+	return fd;
+}
+
 static void conn_connect(struct proxy *px, struct client_conn *c)
 {
-	int port = -1;
-	c->bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->bfd < 0)
-		goto fail;
 	/* Segments of the backend must fit the client's path: clamp the MSS we
 	 * announce to the backend to the one the client announced to us. */
 	int mss = 0;
 	socklen_t sl = sizeof(mss);
-	if (getsockopt(c->cfd, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl) == 0 && mss > 0)
-		setsockopt(c->bfd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
-	/* Ports owned by live splices are taken even though no socket holds
-	 * them any more: the allocator, not the kernel, knows. */
-	for (int tries = 0; tries < 64; tries++) {
-		port = alloc_port(px);
-		if (port < 0)
-			goto fail;
-		struct sockaddr_in src = {.sin_family = AF_INET,
-					  .sin_addr = px->cfg.ivip,
-					  .sin_port = htons((uint16_t)port)};
-		if (bind(c->bfd, (struct sockaddr *)&src, sizeof(src)) == 0)
-			break;
-		proxy_release_port(px, (uint16_t)port);
-		port = -1;
-		if (errno != EADDRINUSE)
-			goto fail;
+	if (getsockopt(c->cfd, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl) < 0)
+		mss = 0;
+	int fd = proxy_backend_socket(px, &c->backend->addr, mss, &c->ivip_port);
+	if (fd < 0) {
+		errno = -fd;
+		goto fail;
 	}
-	if (port < 0)
-		goto fail;
-	c->ivip_port = (uint16_t)port;
-	if (connect(c->bfd, (struct sockaddr *)&c->backend->addr, sizeof(c->backend->addr)) < 0 &&
-	    errno != EINPROGRESS)
-		goto fail;
+	c->bfd = fd;
 	/* Stop reading the client while we connect: what it sends meanwhile
 	 * waits in its socket and is drained at the splice. */
 	event_loop_del_fd(&px->daemon->loop, c->cfd);
@@ -297,7 +321,7 @@ int proxy_open(struct proxy *px, struct daemon *d, char *err, size_t errlen)
 		return rc;
 	}
 	rc = proxy_splice_open(px, err, errlen);
-	if (rc < 0)
+	if (rc < 0 || (rc = proxy_members_open(px, err, errlen)) < 0)
 		return rc;
 	return proxy_heartbeat_open(px, err, errlen);
 }
@@ -350,6 +374,7 @@ void proxy_close(struct proxy *px)
 	if (px->hb_open)
 		heartbeat_sender_close(&px->hb);
 	px->hb_open = false;
+	proxy_members_close(px);
 	proxy_splice_close(px);
 	if (px->listen_fd >= 0)
 		close(px->listen_fd);

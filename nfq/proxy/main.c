@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "proxy.h"
+#include "recovery.h"
 
 static void collect_stats(void *ctx, struct stats_report *r)
 {
@@ -16,15 +17,22 @@ static void on_tick(struct event_loop *loop, uint64_t expirations, void *arg)
 {
 	(void)loop;
 	(void)expirations;
-	proxy_tick(arg, monotonic_ms());
+	struct proxy *px = arg;
+	uint64_t now = monotonic_ms();
+	proxy_tick(px, now);
+	recovery_tick(px->rec, now);
 }
 
 int main(int argc, char **argv)
 {
 	static struct proxy px;
+	static struct recovery_config rcfg;
 	proxy_config_defaults(&px.cfg);
+	recovery_config_default(&rcfg);
 	static const struct config_table more[] = {{replication_config_keys, &px.cfg.repl},
-						   {heartbeat_sender_config_keys, &px.cfg.hb}};
+						   {heartbeat_sender_config_keys, &px.cfg.hb},
+						   {recovery_config_keys, &rcfg},
+						   {ctl_channel_config_keys, &rcfg.ctl}};
 	static const struct daemon_info info = {
 	    .name = "craft-proxy",
 	    .summary = "Proxy: accepts clients on the VIP, L7-routes the first request, "
@@ -33,7 +41,7 @@ int main(int argc, char **argv)
 	    .keys = proxy_config_keys,
 	    .config = &px.cfg,
 	    .more_tables = more,
-	    .n_more_tables = 2,
+	    .n_more_tables = 4,
 	    .collect_stats = collect_stats,
 	};
 	struct daemon d;
@@ -45,7 +53,7 @@ int main(int argc, char **argv)
 		log_err("%s: %s", d.config_path[0] ? d.config_path : "(no config)", err);
 		return DAEMON_EXIT_USAGE;
 	}
-	d.loop_capacity = 2 * px.cfg.max_clients + 64;
+	d.loop_capacity = 2 * px.cfg.max_clients + rcfg.max_jobs + 72;
 	if (proxy_init(&px, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		proxy_close(&px);
@@ -55,6 +63,8 @@ int main(int argc, char **argv)
 	rc = daemon_start(&d, &handler, &px);
 	if (rc == 0) {
 		rc = proxy_open(&px, &d, err, sizeof(err));
+		if (rc == 0)
+			rc = recovery_open(&px.rec, &px, &rcfg, err, sizeof(err));
 		if (rc < 0) {
 			log_err("%s", err);
 			rc = DAEMON_EXIT_FAILURE;
@@ -64,7 +74,10 @@ int main(int argc, char **argv)
 			rc = daemon_run(&d);
 		}
 	}
+	recovery_close(px.rec);
 	daemon_stop(&d);
+	recovery_free(px.rec);
+	px.rec = NULL;
 	proxy_close(&px);
 	return rc;
 }

@@ -55,8 +55,9 @@ struct proxy_config {
 	struct l7_router router;
 	struct proxy_peer peers[PROXY_MAX_PEERS]; /* sorted by id */
 	unsigned npeers;
-	uint32_t redirect_mark_base;	   /* mark = base + owner id */
-	struct replication_config repl;	   /* [replication]; no peers = single proxy */
+	uint32_t redirect_mark_base;	/* mark = base + owner id */
+	uint32_t peer_hb_port;		/* heartbeats between proxies; 0 = none (proxy_members) */
+	struct replication_config repl; /* [replication]; no peers = single proxy */
 	struct heartbeat_sender_config hb; /* [heartbeat]; no target = no beats */
 };
 
@@ -79,18 +80,22 @@ struct pending_inject {
 	bool used;
 	uint64_t splice_id;
 	struct splice_inject inj;
-	bool clamped_any; /* see clamp_injected_ack */
-	uint16_t clamped_window;
+	bool clamped_any;	 /* see clamp_injected_ack */
+	uint16_t clamped_window; /* as the client reads it */
 };
 
 struct proxy_counters {
 	uint64_t accepted, rejected_full, head_garbage, head_too_large, head_timeout;
 	uint64_t no_route, connect_failed, connect_timeout, spliced, splice_failed;
 	uint64_t client_closed_early, socket_bytes_read, injected_bytes, inject_failed;
+	uint64_t inject_resent, inject_recoveries;
 	uint64_t ts_cache_miss, ports_exhausted;
 	uint64_t seg_c2b, seg_b2c, bytes_c2b, bytes_b2c, seg_unspliced;
 	uint64_t rewrite_errors, malformed, fin, rst, redirected, acks_clamped, acks_suppressed;
+	uint64_t redirected_owed; /* backend segments sent to the creator (SPLICE_ST_OWED) */
 };
+
+struct recovery;
 
 struct proxy {
 	struct proxy_config cfg;
@@ -105,11 +110,14 @@ struct proxy {
 	uint64_t last_touch_ms;
 	struct heartbeat_sender hb;
 	bool hb_open;
+	struct heartbeat_receiver members; /* the peers' beats (proxy_members.c) */
+	bool members_open;
 	struct heartbeat_cpu cpu;
 	struct pending_inject *injects;
 	unsigned ninjects;
 	struct proxy_counters count;
 	struct log_ratelimit log_rl;
+	struct recovery *rec; /* NULL: no [recovery] logger configured */
 };
 
 void proxy_config_defaults(struct proxy_config *cfg);
@@ -128,6 +136,20 @@ int proxy_heartbeat_open(struct proxy *px, char *err, size_t errlen);
 void proxy_close(struct proxy *px);
 void proxy_tick(struct proxy *px, uint64_t now_ms);
 void proxy_collect_stats(const struct proxy *px, struct stats_report *r);
+
+/* A non-blocking socket from IVIP (a port of this proxy's range)
+ * connecting to `to` (also used by recovery); mss > 0 clamps the MSS
+ * announced. Returns the fd and the port in *port, or -errno. */
+int proxy_backend_socket(struct proxy *px, const struct sockaddr_in *to, int mss, uint16_t *port);
+
+/* proxy_members.c: which peers are alive, from their heartbeats. open adds
+ * the peers to the heartbeat targets: call it before proxy_heartbeat_open. */
+int proxy_members_open(struct proxy *px, char *err, size_t errlen);
+void proxy_members_close(struct proxy *px);
+/* live[i] for cfg.peers[i]; this proxy is always live, and every peer is
+ * while no heartbeat_port is configured. */
+void proxy_members_live(const struct proxy *px, bool *live);
+bool proxy_member_live(const struct proxy *px, uint32_t id);
 
 /* proxy_packets.c */
 void proxy_on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pkt,

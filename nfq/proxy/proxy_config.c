@@ -119,6 +119,7 @@ const struct config_key proxy_config_keys[] = {
     CONFIG_CUSTOM("cluster", "proxy", parse_peer),
     CONFIG_U32("cluster", "redirect_mark_base", struct proxy_config, redirect_mark_base, 1,
 	       0x7fffffff),
+    CONFIG_U32("cluster", "heartbeat_port", struct proxy_config, peer_hb_port, 0, 65535),
     {0},
 };
 

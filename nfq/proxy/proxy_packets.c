@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxy_splice.h"
+#include "recovery.h"
 #include "seq.h"
 #include "tcp_options.h"
 
@@ -32,8 +33,11 @@ static bool clamp_injected_ack(struct proxy *px, struct splice_entry *e, struct 
 	bool pure =
 	    p->payload_len == 0 && !(tcp4_flags(p) & (TCP_FL_FIN | TCP_FL_RST | TCP_FL_SYN));
 	const struct splice_dir *d = &e->rec.dir[SPLICE_B2C];
+	struct tcp_options o;
+	bool have_opts = tcp_options_parse(p, &o) == 0;
 	/* May complete (and free) the injection: pi is not used after this. */
-	proxy_splice_backend_ack(px, e->rec.id, ack, (uint32_t)window << d->wscale_from);
+	proxy_splice_backend_ack(px, e->rec.id, ack, (uint32_t)window << d->wscale_from,
+				 have_opts ? &o : NULL);
 	if (!seq_before(ack, floor))
 		return true;
 	/* The backend's right window edge stays where it is: what the client
@@ -42,28 +46,39 @@ static bool clamp_injected_ack(struct proxy *px, struct splice_entry *e, struct 
 	uint32_t room = seq_after(right, floor) ? right - floor : 0;
 	uint32_t field = room >> d->wscale_from;
 	uint16_t new_window = field > 0xffff ? 0xffff : (uint16_t)field;
+	/* Compared as the client will read it: two fields that differ here
+	 * can rescale to the same value there (a duplicate ACK after all). */
+	uint16_t seen = tcp_window_rescale(new_window, d->wscale_from, d->wscale_to);
 	pi = e->user;
-	if (pure && pi && pi->clamped_any && pi->clamped_window == new_window) {
+	if (pure && pi && pi->clamped_any && pi->clamped_window == seen) {
 		px->count.acks_suppressed++;
 		return false;
 	}
 	if (pi) {
 		pi->clamped_any = true;
-		pi->clamped_window = new_window;
+		pi->clamped_window = seen;
 	}
 	enum tcp_csum_mode mode = (cs.gso || cs.csum_not_ready) ? CSUM_DEFERRED : CSUM_COMPLETE;
 	tcp4_set_ack(p, floor, mode);
 	tcp4_set_window(p, new_window, mode);
-	struct tcp_options o;
-	if (tcp_options_parse(p, &o) == 0 && o.sack_count)
+	if (have_opts && o.sack_count)
 		tcp_options_strip(p, &o, TCP_OPT_SACK, mode);
 	px->count.acks_clamped++;
 	return true;
 }
 
+static const struct proxy_peer *proxy_peer_find(const struct proxy *px, uint32_t id)
+{
+	for (unsigned i = 0; i < px->cfg.npeers; i++)
+		if (px->cfg.peers[i].id == id)
+			return &px->cfg.peers[i];
+	return NULL;
+}
+
 /* The proxy that owns a segment no splice knows: for client -> VIP the
- * cluster-wide hash of the client tuple, for backend -> IVIP the proxy whose
- * port range holds the IVIP port. NULL when no cluster is configured. */
+ * cluster-wide hash of the client tuple over the live proxies
+ * (proxy_members.c), for backend -> IVIP the proxy whose port range holds
+ * the IVIP port. NULL when no cluster is configured. */
 static const struct proxy_peer *unspliced_owner(const struct proxy *px, uint32_t saddr,
 						uint16_t sport, uint32_t daddr, uint16_t dport)
 {
@@ -77,7 +92,9 @@ static const struct proxy_peer *unspliced_owner(const struct proxy *px, uint32_t
 		return NULL;
 	}
 	struct splice_key k = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
-	return &px->cfg.peers[splice_owner(&k, px->cfg.npeers)];
+	bool live[PROXY_MAX_PEERS];
+	proxy_members_live(px, live);
+	return &px->cfg.peers[splice_owner_live(&k, px->cfg.npeers, live)];
 }
 
 void proxy_on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pkt,
@@ -113,9 +130,26 @@ void proxy_on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pk
 			tsval_cache_put(&px->tsvals, saddr, sport, daddr, dport, o.tsval);
 		return;
 	}
+	if (way == SPLICE_B2C && (e->rec.state & SPLICE_ST_OWED) && e->rec.creator != px->cfg.id) {
+		/* Its creator still delivers drained request bytes and must see
+		 * the backend's acknowledgements of them (clamp_injected_ack).
+		 * A dead creator delivers nothing more: forward them here. */
+		const struct proxy_peer *creator = proxy_peer_find(px, e->rec.creator);
+		if (creator && proxy_member_live(px, creator->id)) {
+			px->count.redirected_owed++;
+			v->set_mark = true;
+			v->mark = px->cfg.redirect_mark_base + creator->id;
+			return;
+		}
+	}
 	uint8_t flags = tcp4_flags(&p);
 	uint32_t seq = tcp4_seq(&p), ack = tcp4_ack(&p);
 	uint64_t now = monotonic_ms();
+	/* A splice whose backend failed is suspended while recovery moves it. */
+	if (recovery_on_segment(px->rec, e, way, &p, now)) {
+		v->decision = NFQ_DECIDE_DROP;
+		return;
+	}
 	if (splice_table_note(px->splices, e, way, flags, seq, ack, (uint32_t)p.payload_len, now))
 		proxy_splice_closed_here(px, e);
 	if (flags & TCP_FL_FIN)
@@ -166,6 +200,8 @@ void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
 	stats_add(r, NULL, "socket_bytes_read", c->socket_bytes_read);
 	stats_add(r, NULL, "injected_bytes", c->injected_bytes);
 	stats_add(r, NULL, "inject_failed", c->inject_failed);
+	stats_add(r, NULL, "inject_resent", c->inject_resent);
+	stats_add(r, NULL, "inject_recoveries", c->inject_recoveries);
 	stats_add(r, NULL, "ts_cache_miss", c->ts_cache_miss);
 	stats_add(r, NULL, "ports_exhausted", c->ports_exhausted);
 	stats_add(r, NULL, "seg_c2b", c->seg_c2b);
@@ -178,6 +214,7 @@ void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
 	stats_add(r, NULL, "fin", c->fin);
 	stats_add(r, NULL, "rst", c->rst);
 	stats_add(r, NULL, "redirected", c->redirected);
+	stats_add(r, NULL, "redirected_owed", c->redirected_owed);
 	stats_add(r, NULL, "acks_clamped", c->acks_clamped);
 	stats_add(r, NULL, "acks_suppressed", c->acks_suppressed);
 	if (px->splices)
@@ -186,4 +223,7 @@ void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
 		replication_collect_stats(px->repl, r, "repl");
 	if (px->hb_open)
 		heartbeat_sender_collect_stats(&px->hb, r, "hb");
+	if (px->members_open)
+		heartbeat_receiver_collect_stats(&px->members, r, "peer_hb");
+	recovery_collect_stats(px->rec, r);
 }

@@ -10,11 +10,33 @@
 #include "clock.h"
 #include "log.h"
 #include "proxy.h"
+#include "tcp_options.h"
 #include "tcp_repair.h"
 
 /* How often peers hear which splices are busy; well below the idle time. */
 #define TOUCH_INTERVAL_MS 10000
 #define TOUCH_BATCH	  64
+
+/* The drained bytes are delivered (or given up): the peers may forward the
+ * backend's segments themselves again. */
+static void owed_settled(struct proxy *px, struct splice_entry *e)
+{
+	if (!(e->rec.state & SPLICE_ST_OWED))
+		return;
+	e->rec.state &= (uint8_t)~SPLICE_ST_OWED;
+	e->rec.gen++;
+	if (px->repl)
+		replication_send_add(px->repl, &e->rec);
+}
+
+/* An injection ends (done, failed or its splice gone): its resends count. */
+static void inject_release(struct proxy *px, struct pending_inject *pi)
+{
+	px->count.inject_resent += pi->inj.segments_resent;
+	px->count.inject_recoveries += pi->inj.recoveries;
+	splice_inject_free(&pi->inj);
+	pi->used = false;
+}
 
 static void on_removed(void *ctx, struct splice_entry *e, enum splice_remove_reason why)
 {
@@ -22,8 +44,7 @@ static void on_removed(void *ctx, struct splice_entry *e, enum splice_remove_rea
 	struct proxy *px = ctx;
 	struct pending_inject *pi = e->user;
 	if (pi) {
-		splice_inject_free(&pi->inj);
-		pi->used = false;
+		inject_release(px, pi);
 		e->user = NULL;
 	}
 	if (e->rec.creator == px->cfg.id)
@@ -136,6 +157,7 @@ static struct pending_inject *inject_alloc(struct proxy *px)
 {
 	for (unsigned i = 0; i < px->ninjects; i++)
 		if (!px->injects[i].used) {
+			memset(&px->injects[i], 0, sizeof(px->injects[i]));
 			px->injects[i].used = true;
 			return &px->injects[i];
 		}
@@ -222,6 +244,8 @@ static int splice_create_frozen(struct proxy *px, struct client_conn *c)
 	struct splice_record rec;
 	uint16_t backend_index = (uint16_t)(c->backend - px->cfg.router.backends);
 	splice_record_from_endpoints(&rec, splice_table_new_id(px->splices), backend_index, &e);
+	if (c->len > 0)
+		rec.state |= SPLICE_ST_OWED;
 	struct splice_entry *entry = NULL;
 	rc = splice_table_apply(px->splices, &rec, now, &entry);
 	if (rc < 0 || !entry) {
@@ -278,18 +302,34 @@ int proxy_splice_create(struct proxy *px, struct client_conn *c)
 	return rc;
 }
 
+int proxy_splice_install(struct proxy *px, const struct splice_record *rec,
+			 struct splice_entry **out)
+{
+	*out = NULL;
+	int rc = splice_table_apply(px->splices, rec, monotonic_ms(), out);
+	if (rc < 0 || !*out)
+		return rc < 0 ? rc : -EINVAL;
+	if (px->repl)
+		replication_send_add(px->repl, &(*out)->rec);
+	return 0;
+}
+
 void proxy_splice_backend_ack(struct proxy *px, uint64_t splice_id, uint32_t ack,
-			      uint32_t wnd_bytes)
+			      uint32_t wnd_bytes, const struct tcp_options *o)
 {
 	struct splice_entry *e = splice_table_find(px->splices, splice_id);
 	struct pending_inject *pi = e ? e->user : NULL;
 	if (!pi)
 		return;
 	splice_inject_ack(&pi->inj, ack, wnd_bytes);
+	if (o && o->sack_count)
+		splice_inject_sack(&pi->inj, o->sack, o->sack_count);
+	if (o && o->has_timestamp)
+		splice_inject_echo(&pi->inj, o->tsecr);
 	if (splice_inject_done(&pi->inj)) {
-		splice_inject_free(&pi->inj);
-		pi->used = false;
+		inject_release(px, pi);
 		e->user = NULL;
+		owed_settled(px, e);
 		return;
 	}
 	splice_inject_pump(&pi->inj, px->raw_fd, monotonic_ms());
@@ -332,10 +372,11 @@ void proxy_splice_tick(struct proxy *px, uint64_t now_ms)
 			 * will see its connection stall and time out. */
 			px->count.inject_failed++;
 			struct splice_entry *e = splice_table_find(px->splices, pi->splice_id);
-			if (e)
+			inject_release(px, pi);
+			if (e) {
 				e->user = NULL;
-			splice_inject_free(&pi->inj);
-			pi->used = false;
+				owed_settled(px, e);
+			}
 		}
 	}
 	splice_table_expire(px->splices, now_ms);

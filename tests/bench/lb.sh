@@ -23,12 +23,12 @@
 #   lb-2p    craft-lb with two
 # metric mbps and the ratio to kernel.
 #
-# Targets: with craft-proxy on p1 and p2 once it sends heartbeats and
-# replicates (tests/e2e/lb/_lib.sh: lb_proxy_ready) the PUTs go through the
-# proxies to httpd.py on b1. Until then the stand-in of the lb group: the
-# server on p1, p2 relaying its share to p1 at L3. With the stand-in, part
-# B cannot show proxy scaling (one server; both "proxies" share the same 2
-# CPUs with client, server and lb): it measures what the lb costs.
+# Targets: craft-proxy on p1 and p2 (the default; tests/e2e/lb/_lib.sh:
+# lb_craft_proxies), the PUTs go through the proxies to httpd.py on b1.
+# LB_CRAFT_PROXY=0: the stand-in of the lb group (the server on p1, p2
+# relaying its share to p1 at L3), which measures what the lb alone costs.
+# Either way part B cannot show proxy scaling honestly: both proxies share
+# the same 2 CPUs with client, server and lb.
 #
 # Environment: BENCH_RUNS (2), BENCH_LB_CONNS (50), BENCH_LB_RATE (400mbit).
 # Output: build/bench/lb.csv, lb-summary.csv, lb.png (part A) and

@@ -35,6 +35,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     do_POST = _digest_body
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # Dozens of clients connect at once (tests/e2e/lb: 50 uploads through
+    # the proxies). With the default backlog of 5 the backend drops the
+    # handshake's last ACK; a client's stack would repeat it, but a proxy
+    # has spliced the connection by then and the backend answers the first
+    # request bytes with a RST.
+    request_queue_size = 1024
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bind", required=True)
@@ -42,7 +51,7 @@ def main():
     ap.add_argument("--root", required=True)
     a = ap.parse_args()
     handler = functools.partial(Handler, directory=a.root)
-    srv = http.server.ThreadingHTTPServer((a.bind, a.port), handler)
+    srv = Server((a.bind, a.port), handler)
     srv.daemon_threads = True
     try:
         srv.serve_forever()

@@ -100,6 +100,33 @@ START_TEST(test_between_transactions_and_errors)
 }
 END_TEST
 
+START_TEST(test_log_starts_mid_connection)
+{
+	/* The logger holds 4 (complete, read-only) and 5 (in flight) only. */
+	struct recovery_txn t[5];
+	make_log(t, 5, 4, 0);
+	t[3].read_only = true;
+	struct recovery_input in = {.txns = t + 3, .ntxns = 2, .ack_cl = 4000, .t_s = 3, .t_a = 3};
+	struct recovery_plan pl;
+	ck_assert_int_eq(recovery_plan_compute(&in, &pl), RECOVERY_PLAN_OK);
+	ck_assert_uint_eq(pl.t_l, 4);
+	ck_assert_uint_eq(pl.ack_tl, 4000);
+	ck_assert_uint_eq(pl.t_r, 4);
+	ck_assert_uint_eq(pl.nreplay, 1);
+	ck_assert_uint_eq(pl.replay[0], 5);
+	/* The alternate lags behind what the log still holds: no recovery. */
+	in.t_a = 1;
+	ck_assert_int_eq(recovery_plan_compute(&in, &pl), RECOVERY_PLAN_EGAP);
+	/* Only the in-flight one is held: T_L is the one before it. */
+	in.txns = t + 4;
+	in.ntxns = 1;
+	in.t_a = 4;
+	ck_assert_int_eq(recovery_plan_compute(&in, &pl), RECOVERY_PLAN_OK);
+	ck_assert_uint_eq(pl.t_l, 4);
+	ck_assert_uint_eq(pl.ack_tl, 4000);
+}
+END_TEST
+
 Suite *recovery_plan_suite(void);
 Suite *recovery_plan_suite(void)
 {
@@ -109,6 +136,7 @@ Suite *recovery_plan_suite(void)
 	tcase_add_test(tc, test_lagging_alternate_replays_updates_only);
 	tcase_add_test(tc, test_alternate_ahead_of_logger);
 	tcase_add_test(tc, test_between_transactions_and_errors);
+	tcase_add_test(tc, test_log_starts_mid_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -89,7 +89,7 @@ START_TEST(record_check)
 	EXPECT(r.client_key.sport++, SPLICE_REC_EADDR);
 	EXPECT(r.dir[SPLICE_C2B].daddr++, SPLICE_REC_EADDR);
 	EXPECT((r.client_key.saddr = 0, r.dir[SPLICE_B2C].daddr = 0), SPLICE_REC_EADDR);
-	EXPECT(r.state = 0x40, SPLICE_REC_ESTATE);
+	EXPECT(r.state = 0x80, SPLICE_REC_ESTATE);
 	EXPECT(r.close_reason = SPLICE_CLOSE_RST, SPLICE_REC_ESTATE);
 	EXPECT(r.state = SPLICE_ST_CLOSED, SPLICE_REC_ESTATE);
 	EXPECT((r.state = SPLICE_ST_CLOSED, r.close_reason = 9), SPLICE_REC_ESTATE);
@@ -404,6 +404,58 @@ START_TEST(owner_hash)
 }
 END_TEST
 
+/* A dead owner's connections spread over the live proxies; nobody else's
+ * move. */
+START_TEST(owner_live)
+{
+	enum { N = 20000 };
+	bool all[4] = {true, true, true, true}, no2[4] = {true, true, false, true};
+	bool none[4] = {false, false, false, false};
+	unsigned per[4] = {0};
+
+	for (uint32_t i = 0; i < N; i++) {
+		struct splice_key k = {TREC_CLIENT + i / 1000, TREC_VIP,
+				       (uint16_t)(1024 + i % 1000), 80};
+		uint32_t o = splice_owner(&k, 4);
+		REQUIRE(splice_owner_live(&k, 4, all) == o);
+		REQUIRE(splice_owner_live(&k, 4, none) == o);
+		uint32_t l = splice_owner_live(&k, 4, no2);
+		REQUIRE(l != 2);
+		if (o != 2)
+			REQUIRE(l == o);
+		else
+			per[l]++;
+	}
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			ck_assert_uint_gt(per[i], N / 4 / 3 * 7 / 10);
+}
+END_TEST
+
+/* OWED is the one state bit that can be cleared: by a newer generation. */
+START_TEST(owed_follows_gen)
+{
+	struct splice_record rec;
+	struct splice_entry *e = NULL;
+
+	trec_make(&rng, &rec, 7, 1);
+	rec.state = SPLICE_ST_OWED;
+	ck_assert_int_eq(splice_table_apply(t, &rec, 1, &e), SPLICE_APPLY_NEW);
+	ck_assert(e->rec.state & SPLICE_ST_OWED);
+	struct splice_record cleared = rec;
+	cleared.state = 0;
+	/* Same generation: states merge, the bit stays. */
+	ck_assert_int_eq(splice_table_apply(t, &cleared, 2, &e), SPLICE_APPLY_DUPLICATE);
+	ck_assert(e->rec.state & SPLICE_ST_OWED);
+	cleared.gen = rec.gen + 1;
+	ck_assert_int_eq(splice_table_apply(t, &cleared, 3, &e), SPLICE_APPLY_UPDATED);
+	ck_assert(!(e->rec.state & SPLICE_ST_OWED));
+	/* The older copy arriving late does not set it again. */
+	ck_assert_int_eq(splice_table_apply(t, &rec, 4, &e), SPLICE_APPLY_STALE);
+	ck_assert(!(splice_table_find(t, rec.id)->rec.state & SPLICE_ST_OWED));
+}
+END_TEST
+
 START_TEST(stats_report)
 {
 	struct stats_report r;
@@ -434,6 +486,8 @@ Suite *splice_table_suite(void)
 	tcase_add_test(tc, new_ids);
 	tcase_add_test(tc, cursor_walk);
 	tcase_add_test(tc, owner_hash);
+	tcase_add_test(tc, owner_live);
+	tcase_add_test(tc, owed_follows_gen);
 	tcase_add_test(tc, stats_report);
 	suite_add_tcase(s, tc);
 	return s;

@@ -13,11 +13,11 @@
 # LB_FAILOVER_RATE (1gbit, tbf) so that the network, not the 2 CPUs, is the
 # bottleneck. LB_FAILOVER_HB sets the heartbeat interval.
 #
-# Target: with craft-proxy on p1 and p2 (lb_proxy_ready: heartbeats and
-# replicated splices), uploads go to httpd.py on b1 through the proxies and
-# "killed" is SIGKILL of p2's craft-proxy. Until then the stand-in: the
-# server is on p1 (VIP:8000) and p2 relays its share to p1 at L3 (what a
-# proxy with replicated splice state does with a spliced segment);
+# Target (the default): craft-proxy on p1 and p2 (lb_craft_proxies:
+# replicated splices, heartbeats to the lb and to each other), uploads go to
+# httpd.py on b1 through the proxies and "killed" is SIGKILL of p2's
+# craft-proxy. With LB_CRAFT_PROXY=0 the stand-in, to look at the lb alone:
+# the server is on p1 (VIP:8000) and p2 relays its share to p1 at L3;
 # "killed" = p2's heartbeat sender SIGKILLed and p2 dropping VIP packets
 # from that instant (a craft-proxy's fail-closed queue with no daemon).
 # shellcheck source=tests/e2e/lb/_lib.sh

@@ -109,4 +109,4 @@ say "(b) restarted lb: packets p1/p2 $B_AFTER, startup drops $(lb_stat lb_startu
 ct=$(topo_exec lb cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0)
 [ "$ct" = 0 ] || result_fail "(c) the lb's conntrack table holds $ct entries"
 lb_stop
-result_pass "(a) $((2 * N)) x 20 MiB exact at $A_MBPS MB/s, packets p1/p2 ${A_SHARE}%; (b) lb restarted under 6 uploads ($c1 on p1, $c2 on p2; $pk_before packets before, p1/p2 $B_AFTER after): all exact; (c) conntrack 0"
+result_pass "stand-in targets (HTTP server on the VIP on p1 and p2; the real craft-proxy: lb/proxies): (a) $((2 * N)) x 20 MiB exact at $A_MBPS MB/s, packets p1/p2 ${A_SHARE}%; (b) lb restarted under 6 uploads ($c1 on p1, $c2 on p2; $pk_before packets before, p1/p2 $B_AFTER after): all exact; (c) conntrack 0"

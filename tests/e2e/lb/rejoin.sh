@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # lb/rejoin: a proxy leaves (its heartbeats stop) and comes back (test 3).
 #
-# With craft-proxy (once it sends heartbeats and replicates splices; see
-# lb_proxy_ready): weighted mode, burst 40, 6 downloads + 6 uploads of
-# 20 MiB through both proxies to b1; p2's craft-proxy is SIGKILLed, the lb
-# removes it, it is restarted, resyncs, is re-admitted after `rejoin` good
-# beats and carries packets again; EVERY transfer completes byte-exact.
+# With craft-proxy (the default): weighted mode, burst 40, 6 downloads +
+# 6 uploads of 20 MiB through both proxies to b1; p2's craft-proxy is
+# SIGKILLed, the lb removes it, it is restarted, resyncs its splice table
+# from p1, is re-admitted after `rejoin` good beats and carries packets
+# again; EVERY transfer (those p2 had accepted included) completes
+# byte-exact.
 #
-# Until then (plain target, flow-hash, an HTTP server on the VIP on p1 and
-# p2): 8 slow downloads spread over both; p2's heartbeat sender is killed
-# (p2's server stays up); the lb removes p2 within 3 intervals; p2's
-# sender restarts and p2 is re-admitted after exactly `rejoin` good beats
-# and takes new connections. The downloads that were on p1 are never
-# disturbed (neither by p2 leaving nor by p2 coming back): exact. Those
-# that were on p2 move to p1 with p2's departure and die there (p1's stack
-# does not know them): that part needs the replicated splice and is what
-# the craft-proxy variant checks.
+# With LB_CRAFT_PROXY=0 (plain target, flow-hash, an HTTP server on the VIP
+# on p1 and p2; the load balancer's membership alone): 8 slow downloads
+# spread over both; p2's heartbeat sender is killed (p2's server stays up);
+# the lb removes p2 within 3 intervals; p2's sender restarts and p2 is
+# re-admitted after exactly `rejoin` good beats and takes new connections.
+# The downloads that were on p1 are never disturbed: exact. Those on p2 move
+# to p1 with p2's departure and die there (p1's stack does not know them):
+# what the craft-proxy variant shows the replicated splice fixes.
 # shellcheck source=tests/e2e/lb/_lib.sh
 source "$(dirname "$0")/_lib.sh"
 test_begin
@@ -131,4 +131,4 @@ for i in $(seq 1 $N); do
     lost2=$((lost2 + 1))
   fi
 done
-result_pass "plain target (craft-proxy heartbeats not wired yet): p2 removed in $DETECT ms (lb: ${LB_DETECT} ms after its last beat), re-admitted in $REJOIN ms after its sender restarted (rejoin = 3 good beats), takes new connections; $ok1/$n1 downloads on p1 undisturbed and exact; $lost2/$n2 on p2 lost (any that sent a segment while p2 was out was reset by p1: that needs the replicated splice)"
+result_pass "plain target (LB_CRAFT_PROXY=0): p2 removed in $DETECT ms (lb: ${LB_DETECT} ms after its last beat), re-admitted in $REJOIN ms after its sender restarted (rejoin = 3 good beats), takes new connections; $ok1/$n1 downloads on p1 undisturbed and exact; $lost2/$n2 on p2 lost (any that sent a segment while p2 was out was reset by p1: that needs the replicated splice)"
