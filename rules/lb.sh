@@ -124,7 +124,7 @@ match_args() {
 # rule_del_pref PREF: removes every rule with that priority (bounded).
 rule_del_pref() {
   local n=0
-  while ip rule show pref "$1" 2>/dev/null | grep -q .; do
+  while [ -n "$(ip rule show pref "$1" 2>/dev/null)" ]; do
     ip rule del pref "$1" 2>/dev/null || break
     n=$((n + 1))
     [ "$n" -lt 100 ] || rules_die "cannot delete ip rule pref $1"
@@ -160,7 +160,7 @@ role_up() {
     # packets by the main table for a moment.
     ip route replace "$VIP/32" via "${P_ADDRS[$i]}" table "$table"
     if [ "$(ip rule show pref "$pref" | grep -c .)" != 1 ] ||
-      ! ip rule show pref "$pref" | grep -q "fwmark $mark lookup $table\$"; then
+      ! grep -q "fwmark $mark lookup $table\$" <<<"$(ip rule show pref "$pref")"; then
       rule_del_pref "$pref"
       ip rule add pref "$pref" fwmark "$mark" lookup "$table"
     fi

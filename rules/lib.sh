@@ -98,7 +98,7 @@ rules_chain_status() {
     echo "$RULES_NAME: down ($table $chain absent)"
     return 3
   fi
-  if ! rules_ipt "$table" -S "$hook" | grep -q -- "-j $chain\$"; then
+  if ! grep -q -- "-j $chain\$" <<<"$(rules_ipt "$table" -S "$hook")"; then
     echo "$RULES_NAME: down ($table $hook does not jump to $chain)"
     rules_ipt "$table" -n -v -x -L "$chain"
     return 3

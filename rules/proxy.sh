@@ -64,8 +64,10 @@ redirect_routes_down() {
     ip rule del pref "$pref" 2>/dev/null || true
     ip route flush table "$pref" 2>/dev/null || true
   done
-  if ip rule show | grep -q "^$LOCAL_PREF:.*lookup local"; then
-    ip rule show | grep -q "^0:.*lookup local" || ip rule add pref 0 lookup local
+  # grep -q on a here-string, not a pipe: under pipefail an early grep exit
+  # makes `ip` die of SIGPIPE and a match read as a miss.
+  if grep -q "^$LOCAL_PREF:.*lookup local" <<<"$(ip rule show)"; then
+    grep -q "^0:.*lookup local" <<<"$(ip rule show)" || ip rule add pref 0 lookup local
     ip rule del pref "$LOCAL_PREF" lookup local
   fi
 }
