@@ -21,6 +21,7 @@ static const struct config_key common_keys[] = {
     CONFIG_U32("queue", "copy_range", struct daemon_config, copy_range, 0, 65531),
     CONFIG_U32("queue", "maxlen", struct daemon_config, queue_maxlen, 1, 1u << 20),
     CONFIG_U32("queue", "batch", struct daemon_config, batch, 1, 1024),
+    CONFIG_U32("queue", "busy_poll_us", struct daemon_config, busy_poll_us, 0, 1000),
     CONFIG_SIZE("queue", "rcvbuf", struct daemon_config, rcvbuf, 64 * 1024, 1ull << 30),
     CONFIG_BOOL("queue", "gso", struct daemon_config, gso),
     CONFIG_BOOL("queue", "fail_open", struct daemon_config, fail_open),
@@ -43,6 +44,7 @@ void daemon_config_defaults(struct daemon_config *cfg, bool fail_open)
 	    .copy_range = q.copy_range,
 	    .queue_maxlen = q.queue_maxlen,
 	    .batch = q.batch_max,
+	    .busy_poll_us = q.busy_poll_us,
 	    .rcvbuf = q.rcvbuf,
 	    .gso = q.gso,
 	    .fail_open = fail_open,
@@ -216,6 +218,9 @@ void daemon_collect_stats(struct daemon *d, struct stats_report *r)
 		stats_add(r, NULL, "verdicts_modified", s.verdicts_modified);
 		stats_add(r, NULL, "verdicts_marked", s.verdicts_marked);
 		stats_add(r, NULL, "batches", s.batch_messages);
+		stats_add(r, NULL, "recv_calls", s.recv_calls);
+		stats_add(r, NULL, "wakeups", s.wakeups);
+		stats_add(r, NULL, "busy_polls", s.busy_polls);
 		stats_add(r, NULL, "held", s.held);
 		stats_add(r, NULL, "held_now", s.held_now);
 		stats_add(r, NULL, "gso_packets", s.gso_packets);
@@ -301,6 +306,7 @@ int daemon_start(struct daemon *d, const struct nfq_engine_handler *handler, voi
 	qc.queue_maxlen = d->cfg.queue_maxlen;
 	qc.rcvbuf = (uint32_t)d->cfg.rcvbuf;
 	qc.batch_max = d->cfg.batch;
+	qc.busy_poll_us = d->cfg.busy_poll_us;
 	qc.shutdown_accept = d->cfg.shutdown_verdict == 0;
 	d->engine_cfg = qc;
 	rc = nfq_engine_open(&d->engine, &qc, handler, &d->loop, err, sizeof(err));

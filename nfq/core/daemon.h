@@ -31,7 +31,7 @@
 
 /* The keys of sections [queue] and [daemon]. */
 struct daemon_config {
-	uint32_t queue_num, queue_count, copy_range, queue_maxlen, batch;
+	uint32_t queue_num, queue_count, copy_range, queue_maxlen, batch, busy_poll_us;
 	uint64_t rcvbuf;
 	bool gso, fail_open;
 	int shutdown_verdict; /* 0 accept, 1 drop */

@@ -15,13 +15,27 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "clock.h"
+
 /* One netlink message carries at most a 64 KiB packet plus attributes. */
 #define NFQ_RECV_BUFFER (96u * 1024u)
+/* Messages taken per recvmmsg: each syscall costs a kernel entry (expensive
+ * on a paravirtualised host: most of the daemon's time was IRQ re-enabling
+ * around syscalls and context switches), so one call takes what is queued. */
+#define NFQ_RECV_VLEN 16
 /* Verdicts of one round; a rewritten GSO packet is up to 64 KiB. */
 #define NFQ_SEND_BUFFER (1024u * 1024u)
-/* Messages read per readable event before verdicts are flushed, so that a
- * busy queue cannot starve the batch flush or the other event sources. */
+/* Messages read per readable event, so that a busy queue cannot starve the
+ * other event sources (timers, control sockets) of the loop. */
 #define NFQ_RECV_ROUND 64
+/* Default of nfq_engine_config.busy_poll_us: off. On the 2-core test host,
+ * where the daemon shares the CPUs with the endpoints, 30 us of polling
+ * raised the daemon's CPU-s/GB by 10-35% without a consistent throughput
+ * gain (tests/bench/foundation.sh). A build can set it to compare both in
+ * one benchmark run (BENCH_BASELINE_BIN). */
+#ifndef NFQ_BUSY_POLL_DEFAULT_US
+#define NFQ_BUSY_POLL_DEFAULT_US 0
+#endif
 /* Messages drained per queue at shutdown. */
 #define NFQ_DRAIN_MAX 4096
 /* The kernel's batch verdict covers ids up to maxid in modular order; this
@@ -39,6 +53,7 @@ struct nfq_queue {
 	uint32_t held;
 	uint32_t batch_id; /* highest id of the pending batch */
 	uint32_t batch_count;
+	uint64_t idle_since_ns; /* when the socket was last found empty */
 	uint8_t *sendbuf;
 	size_t sendlen;
 };
@@ -48,7 +63,9 @@ struct nfq_engine {
 	struct nfq_engine_handler handler;
 	struct event_loop *loop;
 	struct nfq_engine_stats stats;
-	uint8_t *recvbuf;
+	uint8_t *recvbuf; /* NFQ_RECV_VLEN slots of NFQ_RECV_BUFFER bytes */
+	struct mmsghdr msgs[NFQ_RECV_VLEN];
+	struct iovec iov[NFQ_RECV_VLEN];
 	unsigned nqueues;
 	struct nfq_queue queues[NFQ_ENGINE_MAX_QUEUES];
 };
@@ -64,6 +81,7 @@ void nfq_engine_config_defaults(struct nfq_engine_config *cfg)
 	    .queue_maxlen = 8192,
 	    .rcvbuf = 32u * 1024u * 1024u,
 	    .batch_max = 64,
+	    .busy_poll_us = NFQ_BUSY_POLL_DEFAULT_US,
 	    .shutdown_accept = true,
 	};
 }
@@ -341,45 +359,104 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* One recvmmsg without blocking: returns how many messages were read (0 when
+ * the socket was empty or failed). */
+static unsigned queue_receive_batch(struct nfq_queue *q, unsigned max)
+{
+	struct nfq_engine *e = q->engine;
+	if (max > NFQ_RECV_VLEN)
+		max = NFQ_RECV_VLEN;
+	for (unsigned i = 0; i < max; i++) {
+		e->msgs[i].msg_hdr.msg_flags = 0;
+		e->msgs[i].msg_len = 0;
+	}
+	int n;
+	for (;;) {
+		n = recvmmsg(mnl_socket_get_fd(q->nl), e->msgs, max, MSG_DONTWAIT, NULL);
+		if (n >= 0)
+			break;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno == ENOBUFS) {
+			/* The kernel could not deliver some packets; with fail-open
+			 * it accepted them, otherwise it dropped them. Either way
+			 * the socket is usable again. */
+			e->stats.enobufs++;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		e->stats.recv_errors++;
+		return 0;
+	}
+	e->stats.recv_calls++;
+	for (int i = 0; i < n; i++) {
+		if (e->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			/* Cannot happen with our slot size; a cut message would
+			 * hand the handler a wrong packet, so it is not parsed. */
+			e->stats.malformed_messages++;
+			continue;
+		}
+		uint8_t *buf = e->iov[i].iov_base;
+		if (mnl_cb_run(buf, e->msgs[i].msg_len, 0, 0, packet_cb, q) == MNL_CB_ERROR)
+			e->stats.netlink_errors++; /* an error reply to one of our verdicts */
+	}
+	return (unsigned)n;
+}
+
 /* Reads up to `max` messages without blocking; returns how many were read. */
 static unsigned queue_receive(struct nfq_queue *q, unsigned max)
 {
-	struct nfq_engine *e = q->engine;
 	unsigned got = 0;
 	while (got < max) {
-		ssize_t n =
-		    recv(mnl_socket_get_fd(q->nl), e->recvbuf, NFQ_RECV_BUFFER, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == ENOBUFS) {
-				/* The kernel could not deliver some packets; with
-				 * fail-open it accepted them, otherwise it dropped them.
-				 * Either way the socket is usable again. */
-				e->stats.enobufs++;
-				continue;
-			}
-			if (errno == EINTR)
-				continue;
-			e->stats.recv_errors++;
+		unsigned n = queue_receive_batch(q, max - got);
+		got += n;
+		if (n == 0)
 			break;
-		}
-		got++;
-		if (mnl_cb_run(e->recvbuf, (size_t)n, 0, 0, packet_cb, q) == MNL_CB_ERROR)
-			e->stats.netlink_errors++; /* an error reply to one of our verdicts */
 	}
 	return got;
 }
 
+/* Each recvmmsg round is decided and its verdicts leave in one sendmsg
+ * before the next round: a verdict often lets the kernel run the rest of a
+ * forwarding path (and the TCP that answers it) inside that sendmsg, so
+ * holding verdicts back to read more would only add latency. A round that
+ * did not fill the vector found the socket empty: then we go back to
+ * epoll_wait (level-triggered, it comes straight back when more arrived),
+ * unless the queue is busy, see busy_poll_us. */
 static void queue_readable(struct event_loop *loop, int fd, uint32_t events, void *arg)
 {
 	(void)loop;
 	(void)fd;
 	(void)events;
 	struct nfq_queue *q = arg;
-	queue_receive(q, NFQ_RECV_ROUND);
-	queue_emit_pending_batch(q);
-	queue_flush(q);
+	struct nfq_engine *e = q->engine;
+	uint64_t window = (uint64_t)e->cfg.busy_poll_us * 1000u;
+	/* Busy means: the last time this queue went idle, the next packet came
+	 * within the window, so polling would have caught it without the sleep
+	 * and wakeup. A queue with sparse traffic never polls. */
+	bool poll = window && clock_ns(CLOCK_MONOTONIC) - q->idle_since_ns < window;
+	uint64_t deadline = 0;
+	unsigned total = 0;
+	e->stats.wakeups++;
+	e->stats.busy_polls += poll;
+	while (total < NFQ_RECV_ROUND) {
+		unsigned n = queue_receive_batch(q, NFQ_RECV_VLEN);
+		total += n;
+		queue_emit_pending_batch(q);
+		queue_flush(q);
+		if (n == NFQ_RECV_VLEN)
+			continue;
+		if (!poll)
+			break;
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (n > 0 || deadline == 0)
+			deadline = now + window;
+		else if (now >= deadline)
+			break;
+	}
+	if (window)
+		q->idle_since_ns = clock_ns(CLOCK_MONOTONIC);
 }
 
 /* ---- lifecycle ---- */
@@ -467,11 +544,16 @@ int nfq_engine_open(struct nfq_engine **out, const struct nfq_engine_config *cfg
 		e->cfg.batch_max = 1;
 	e->handler = *handler;
 	e->loop = loop;
-	e->recvbuf = malloc(NFQ_RECV_BUFFER);
+	e->recvbuf = malloc((size_t)NFQ_RECV_VLEN * NFQ_RECV_BUFFER);
 	if (!e->recvbuf) {
 		free(e);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < NFQ_RECV_VLEN; i++) {
+		e->iov[i] = (struct iovec){.iov_base = e->recvbuf + (size_t)i * NFQ_RECV_BUFFER,
+					   .iov_len = NFQ_RECV_BUFFER};
+		e->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &e->iov[i], .msg_iovlen = 1};
 	}
 	for (unsigned i = 0; i < cfg->queue_count; i++) {
 		e->nqueues = i + 1;

@@ -16,7 +16,12 @@
 # Environment: BENCH_RUNS (3), BENCH_SECONDS (5), BENCH_THREADS (1),
 # BENCH_CONNS_1K (32), BENCH_CONNS_10M (4), CRAFT_BIN (build/bin),
 # BENCH_COPY_RANGE (65531: the whole packet, as the logger needs; 128
-# copies headers only, which is all the pass-through counts).
+# copies headers only, which is all the pass-through counts),
+# BENCH_BASELINE_BIN (unset: a directory holding another craft-logger,
+# e.g. one built from the previous commit with `make BUILD=/tmp/old`; it
+# runs as a third config "baseline" in the same rounds, so an engine change
+# is compared with what it replaces under the same load; targets apply to
+# "daemon" only).
 # Output: build/bench/foundation.csv, foundation-summary.csv, foundation.png
 # shellcheck source=tests/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +37,12 @@ C10M=${BENCH_CONNS_10M:-4}
 COPY=${BENCH_COPY_RANGE:-65531}
 Q=0
 B1=$(topo_addr b1)
+BASE_BIN=${BENCH_BASELINE_BIN:-}
+CONFIGS=(kernel daemon)
+if [ -n "$BASE_BIN" ]; then
+  [ -x "$BASE_BIN/craft-logger" ] || result_fail "BENCH_BASELINE_BIN: no $BASE_BIN/craft-logger"
+  CONFIGS+=(baseline)
+fi
 DROPS_TOTAL=0
 
 setup() {
@@ -46,12 +57,15 @@ setup() {
 
 lg_rx_bytes() { echo $(($(if_bytes lg eth0 rx) + $(if_bytes lg eth1 rx))); }
 
+# bin_of CONFIG: the directory of the craft-logger that CONFIG runs.
+bin_of() { if [ "$1" = baseline ]; then echo "$BASE_BIN"; else echo "$CRAFT_BIN"; fi; }
+
 config_on() {
-  [ "$1" = daemon ] || return 0
+  [ "$1" != kernel ] || return 0
   t_check "rules/logger.sh up failed" topo_exec lg "$CRAFT_ROOT/rules/logger.sh" up --queue "$Q"
   LOG=$TOPO_DIR/logger.log
   printf '[queue]\ncopy_range = %s\n' "$COPY" >"$TOPO_DIR/bench-logger.conf"
-  start_daemon lg logger "$LOG" -c "$TOPO_DIR/bench-logger.conf" -q "$Q" \
+  CRAFT_BIN=$(bin_of "$1") start_daemon lg logger "$LOG" -c "$TOPO_DIR/bench-logger.conf" -q "$Q" \
     --stats-file "$TOPO_DIR/logger.stats"
   wait_daemon_queue lg "$Q" "$DAEMON_PID" "$LOG"
   TICKS0=$(cpu_ticks "$DAEMON_PID")
@@ -59,8 +73,8 @@ config_on() {
 }
 
 config_off() {
-  local run=$2 qd ud ticks bytes rc=0
-  [ "$1" = daemon ] || return 0
+  local cfg=$1 run=$2 qd ud ticks bytes rc=0
+  [ "$cfg" != kernel ] || return 0
   kill -0 "$DAEMON_PID" 2>/dev/null || result_fail "daemon died during run $run: $(tail -n 3 "$LOG" | tr '\n' ' ')"
   qd=$(nfq_queue_field lg "$Q" queue_dropped)
   ud=$(nfq_queue_field lg "$Q" user_dropped)
@@ -69,10 +83,10 @@ config_off() {
   topo_stop "$DAEMON_PID" TERM 5 || rc=$?
   [ "$rc" = 0 ] || result_fail "daemon exit status $rc on SIGTERM"
   topo_exec lg "$CRAFT_ROOT/rules/logger.sh" down
-  bench_rec daemon cpu_s_per_GB "$run" "$(awk -v t="$ticks" -v hz="$(clk_tck)" -v b="$bytes" \
+  bench_rec "$cfg" cpu_s_per_GB "$run" "$(awk -v t="$ticks" -v hz="$(clk_tck)" -v b="$bytes" \
     'BEGIN { printf "%.3f\n", (t / hz) / (b / 1e9) }')" s/GB
-  bench_rec daemon queue_drops "$run" $((qd + ud)) packets
-  DROPS_TOTAL=$((DROPS_TOTAL + qd + ud))
+  bench_rec "$cfg" queue_drops "$run" $((qd + ud)) packets
+  [ "$cfg" != daemon ] || DROPS_TOTAL=$((DROPS_TOTAL + qd + ud))
 }
 
 measure() {
@@ -93,7 +107,9 @@ measure() {
 
 setup
 for ((r = 1; r <= RUNS; r++)); do
-  if ((r % 2)); then order=(kernel daemon); else order=(daemon kernel); fi
+  # rotate the order so that no config always runs first or last
+  order=()
+  for ((i = 0; i < ${#CONFIGS[@]}; i++)); do order+=("${CONFIGS[(i + r - 1) % ${#CONFIGS[@]}]}"); done
   for cfg in "${order[@]}"; do
     config_on "$cfg"
     measure "$cfg" "$r"
@@ -103,14 +119,20 @@ done
 
 echo "foundation bench: copy_range $COPY, $RUNS runs x ${DUR}s, wrk -t$TH (1k: -c$C1K, 10M: -c$C10M); ratio = daemon/kernel"
 bench_summarize kernel "bulk_gbps:>=0.85 rps_1k:>=0.88"
+# the baseline is there to compare with, its misses are not ours
+BENCH_MISSED=$(tr ' ' '\n' <<<"$BENCH_MISSED" | grep '^daemon/' | tr '\n' ' ' | sed 's/ $//' || true)
 bench_plot "foundation: pass-through logger vs kernel forwarding"
 echo "csv: ${BENCH_CSV#"$CRAFT_ROOT"/} ${BENCH_SUMMARY#"$CRAFT_ROOT"/} png: ${BENCH_PNG#"$CRAFT_ROOT"/}"
 
-ratio() { awk -F, -v m="$1" '$1 == "daemon" && $2 == m { print $8 }' "$BENCH_SUMMARY"; }
-cpu=$(awk -F, '$1 == "daemon" && $2 == "cpu_s_per_GB" { print $3 }' "$BENCH_SUMMARY")
+ratio() { awk -F, -v c="${2:-daemon}" -v m="$1" '$1 == c && $2 == m { print $8 }' "$BENCH_SUMMARY"; }
+cpu_of() { awk -F, -v c="$1" '$1 == c && $2 == "cpu_s_per_GB" { print $3 }' "$BENCH_SUMMARY"; }
+cpu=$(cpu_of daemon)
 note=$(bench_load_note)
 [ -z "$note" ] || echo "WARNING: $note"
 figs="${note:+[$note] }copy_range $COPY: bulk $(ratio bulk_gbps) (>=0.85), 1k req/s $(ratio rps_1k) (>=0.88), 10M $(ratio mbps_10M), p99 1k x$(ratio p99_1k_ms), daemon ${cpu} CPU-s/GB, queue drops $DROPS_TOTAL"
+if [ -n "$BASE_BIN" ]; then
+  figs+="; baseline: bulk $(ratio bulk_gbps baseline), 1k req/s $(ratio rps_1k baseline), $(cpu_of baseline) CPU-s/GB"
+fi
 if [ -n "$BENCH_MISSED" ] || [ "$DROPS_TOTAL" != 0 ]; then
   result_fail "targets missed (${BENCH_MISSED:-drops}): $figs"
 fi
