@@ -298,13 +298,19 @@ EOC
 # WHAT) unless all complete, the downloads sha256-exact and the server saw
 # every upload's sha256 and length.
 lb_transfers() {
-  local what=$1 n=$2 get=$3 put=$4 i p pids=() fails=0 sum len f20 sha20
+  local what=$1 n=$2 get=$3 put=$4 i p pids=() fails=0 sum len f20 sha20 gp=() pp=()
+  # LB_XFER_PORTS=BASE: fixed client ports BASE+i (downloads) and
+  # BASE+50+i (uploads), so a flow-hash split is reproducible.
+  if [ -n "${LB_XFER_PORTS:-}" ]; then
+    gp=(--local-port) pp=(--local-port)
+  fi
   f20=$(topo_www_file 20M)
   sha20=$(sha256_of "$f20")
   for i in $(seq 1 "$n"); do
-    fetch cl "$get" "$TOPO_DIR/get.$i" --max-time 90 >"$TOPO_DIR/get.$i.res" 2>&1 &
+    [ -z "${LB_XFER_PORTS:-}" ] || gp[1]=$((LB_XFER_PORTS + i)) pp[1]=$((LB_XFER_PORTS + 50 + i))
+    fetch cl "$get" "$TOPO_DIR/get.$i" "${gp[@]}" --max-time 90 >"$TOPO_DIR/get.$i.res" 2>&1 &
     pids+=($!)
-    upload cl "$put" "$f20" --max-time 90 >"$TOPO_DIR/put.$i.res" 2>&1 &
+    upload cl "$put" "$f20" "${pp[@]}" --max-time 90 >"$TOPO_DIR/put.$i.res" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
