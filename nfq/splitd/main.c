@@ -26,6 +26,13 @@ static void on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *p
 	}
 	splice_table_note(sd->splices, e, way, tcp4_flags(&p), tcp4_seq(&p), tcp4_ack(&p),
 			  (uint32_t)p.payload_len, monotonic_ms());
+	if (e->rec.state & SPLICE_ST_OWED) {
+		/* The creating proxy still delivers the request bytes it drained
+		 * and must see this backend's acknowledgements of them: leave the
+		 * segment addressed to the IVIP, the proxies forward it. */
+		sd->count.owed_passed++;
+		return;
+	}
 	struct splice_csum_state cs = {.gso = pkt->gso, .csum_not_ready = pkt->csum_not_ready};
 	if (pkt->orig_len > pkt->len ||
 	    splice_rewrite(&e->rec.dir[SPLICE_B2C], &p, cs) != SPLICE_REWRITE_OK) {
@@ -45,6 +52,7 @@ static void collect_stats(void *ctx, struct stats_report *r)
 	stats_add(r, NULL, "seg_rewritten", sd->count.seg_rewritten);
 	stats_add(r, NULL, "bytes_rewritten", sd->count.bytes_rewritten);
 	stats_add(r, NULL, "seg_unknown", sd->count.seg_unknown);
+	stats_add(r, NULL, "owed_passed", sd->count.owed_passed);
 	stats_add(r, NULL, "rewrite_errors", sd->count.rewrite_errors);
 	stats_add(r, NULL, "malformed", sd->count.malformed);
 	if (sd->splices)

@@ -31,6 +31,7 @@ struct splitd_config {
 
 struct splitd_counters {
 	uint64_t seg_rewritten, bytes_rewritten, seg_unknown, rewrite_errors, malformed;
+	uint64_t owed_passed; /* left to the proxies: the creator still owes bytes */
 };
 
 struct splitd {
