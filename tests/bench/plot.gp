@@ -15,6 +15,8 @@ set mytics 2
 set grid ytics
 set ylabel "ratio (1.0 = baseline)"
 set xtics rotate by -30 left
+# two-line labels ("metric\nconfig") need room below the axis
+set bmargin 6
 set key off
 set offsets 0.5, 0.5, 0, 0
 set palette defined (1 "#4477aa", 2 "#ee7733")
