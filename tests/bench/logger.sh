@@ -12,17 +12,18 @@
 #   cpu_s_per_GB                      the daemon's CPU over the round / bytes forwarded
 # and for log mode: txns (transactions logged), backlog_drops (copies not
 # made), rows_dropped (database rows refused: queue full).
-# Targets (ratio of medians log/passthrough) guard against regressions; they
-# are what this 2-core VM reaches with margin, not what logging "should"
-# cost: 1 KiB req/s >= 0.4 (the SQLite writer thread, ~5 rows and 2 payload
-# rows per transaction, competes with nginx, wrk and the forwarding for the
-# two cores; rows it cannot take are counted in rows_dropped, the traffic
-# never waits for them), 3 MB MB/s >= 0.25 (bound by libsodium's portable
-# SHA-256, ~380 MB/s per idle core here: messages over max_kept_message are
-# hashed, not kept); no backlog drops. Measured on this VM while other work
-# kept the load at 4-6, two runs of 3 rounds: 1k 0.57 and 0.48 (16.5k ->
-# 9.4k, 10.3k -> 4.9k req/s), 3M 0.34 and 0.37, daemon CPU ~1 -> 5.5-7.4
-# s/GB.
+# Target: issue 5's check 1, log-mode 1 KiB req/s >= 0.95 of the same
+# daemon passing traffic through (the closest "plain forwarding" that keeps
+# the NFQUEUE hop equal; foundation.sh compares that hop with the kernel),
+# and no backlog drops; the 3 MB rate is reported, not judged. Not met on
+# this 2-core VM: the SQLite writer thread (~5 rows and 2 payload rows per
+# transaction) competes with nginx, wrk and the forwarding for the two
+# cores, and rows it cannot take are counted in rows_dropped (the traffic
+# never waits for them). Measured on a quiet host (load 2.2-3.0), 3 rounds,
+# after digests moved to libcrypto's SHA-256 (SHA extensions): 1k 0.653
+# (20.0k -> 13.0k req/s), 3M 0.633 (999 -> 632 MB/s; 0.34-0.37 with
+# libsodium's portable SHA-256 under load 4-6), CPU 0.87 -> 2.79 s/GB,
+# ~46k of ~66k transactions' rows dropped per 5 s round.
 #
 # Environment: BENCH_RUNS (3), BENCH_SECONDS (5), BENCH_THREADS (1),
 # BENCH_CONNS_1K (32), BENCH_CONNS_BIG (4), CRAFT_BIN (build/bin).
@@ -113,7 +114,7 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 
 echo "logger bench: $RUNS runs x ${DUR}s, wrk -t$TH (1k: -c$C1K, 3M: -c$CBIG); ratio = log/passthrough"
-bench_summarize passthrough "rps_1k:>=0.4 mbps_3M:>=0.25"
+bench_summarize passthrough "rps_1k:>=0.95"
 bench_plot "logger: transaction logging vs pass-through"
 echo "csv: ${BENCH_CSV#"$CRAFT_ROOT"/} ${BENCH_SUMMARY#"$CRAFT_ROOT"/} png: ${BENCH_PNG#"$CRAFT_ROOT"/}"
 
@@ -121,7 +122,7 @@ ratio() { awk -F, -v m="$1" '$1 == "log" && $2 == m { print $8 }' "$BENCH_SUMMAR
 med() { awk -F, -v c="$1" -v m="$2" '$1 == c && $2 == m { print $3 }' "$BENCH_SUMMARY"; }
 note=$(bench_load_note)
 [ -z "$note" ] || echo "WARNING: $note"
-figs="${note:+[$note] }1k req/s $(ratio rps_1k) (>=0.4), 3M $(ratio mbps_3M) (>=0.25), p99 1k x$(ratio p99_1k_ms), CPU-s/GB $(med passthrough cpu_s_per_GB) -> $(med log cpu_s_per_GB), $(med log txns) txns/round, rows dropped $(med log rows_dropped)/round, backlog drops $BL_DROPS"
+figs="${note:+[$note] }1k req/s $(ratio rps_1k) (>=0.95), 3M $(ratio mbps_3M), p99 1k x$(ratio p99_1k_ms), CPU-s/GB $(med passthrough cpu_s_per_GB) -> $(med log cpu_s_per_GB), $(med log txns) txns/round, rows dropped $(med log rows_dropped)/round, backlog drops $BL_DROPS"
 if [ -n "$BENCH_MISSED" ] || [ "$BL_DROPS" != 0 ]; then
   result_fail "targets missed (${BENCH_MISSED:-backlog drops}): $figs"
 fi
