@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "log.h"
 #include "packet.h"
 #include "stats.h"
@@ -55,17 +56,6 @@ static uint64_t load_be64(const uint8_t *b)
 	return (uint64_t)pkt_load_be32(b) << 32 | pkt_load_be32(b + 4);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -95,7 +85,7 @@ int auth_key_from_hex(struct auth_key *key, const char *hex, char *err, size_t e
 	}
 	uint8_t any = 0;
 	for (size_t i = 0; i < AUTH_KEY_LEN; i++) {
-		int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
+		int hi = hex_digit_value(p[2 * i]), lo = hex_digit_value(p[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			sodium_memzero(&k, sizeof(k));
 			set_err(err, errlen, "key: not a hex digit");

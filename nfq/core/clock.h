@@ -4,6 +4,7 @@
 #ifndef CRAFT_CLOCK_H
 #define CRAFT_CLOCK_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -27,6 +28,16 @@ static inline uint64_t monotonic_ms(void)
 static inline uint64_t realtime_us(void)
 {
 	return clock_ns(CLOCK_REALTIME) / 1000u;
+}
+
+/* Sleeps ms milliseconds, resuming after signals (tools and test servers
+ * that pace themselves; daemons use event-loop timers instead). */
+static inline void clock_sleep_ms(uint64_t ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 #endif

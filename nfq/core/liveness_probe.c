@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "event_loop.h"
+#include "hex.h"
 #include "stats.h"
 
 enum { PH_CONNECTING, PH_SENDING, PH_READING };
@@ -46,17 +47,6 @@ void lprobe_config_default(struct lprobe_config *cfg)
 	cfg->tick_ms = 10;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int lprobe_unescape(const char *text, uint8_t *out, size_t cap)
 {
 	size_t n = 0;
@@ -81,7 +71,8 @@ int lprobe_unescape(const char *text, uint8_t *out, size_t cap)
 				c = '\\';
 				break;
 			case 'x': {
-				int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+				int hi = hex_digit_value(s[1]),
+				    lo = hi < 0 ? -1 : hex_digit_value(s[2]);
 				if (lo < 0)
 					return -EINVAL;
 				c = hi * 16 + lo;

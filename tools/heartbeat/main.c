@@ -36,6 +36,7 @@
 #include "config.h"
 #include "event_loop.h"
 #include "heartbeat.h"
+#include "hex.h"
 #include "log.h"
 #include "version.h"
 
@@ -157,24 +158,6 @@ static int open_socket(struct tool *t)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static int run_replay(struct tool *t)
 {
 	FILE *f = fopen(t->replay, "re");
@@ -188,7 +171,7 @@ static int run_replay(struct tool *t)
 		uint8_t buf[512];
 		size_t n = 0;
 		for (size_t i = 0; line[i] && line[i + 1] && n < sizeof(buf); i += 2) {
-			int hi = hexval(line[i]), lo = hexval(line[i + 1]);
+			int hi = hex_digit_value(line[i]), lo = hex_digit_value(line[i + 1]);
 			if (hi < 0 || lo < 0)
 				break;
 			buf[n++] = (uint8_t)(hi << 4 | lo);
@@ -197,7 +180,7 @@ static int run_replay(struct tool *t)
 			continue;
 		send_all(t, buf, n);
 		sent++;
-		sleep_ms(t->cfg.interval_ms);
+		clock_sleep_ms(t->cfg.interval_ms);
 	}
 	fclose(f);
 	log_info("replayed %u datagrams", sent);
@@ -249,7 +232,7 @@ static int run_garbage(struct tool *t)
 		}
 		send_all(t, buf, len);
 		if (k % 64 == 63)
-			sleep_ms(1); /* stay under the receiver's socket buffer */
+			clock_sleep_ms(1); /* stay under the receiver's socket buffer */
 	}
 	log_info("sent %u garbage datagrams", t->garbage);
 	return EXIT_OK;

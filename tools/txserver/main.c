@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "tcp_tx.h"
 
@@ -81,15 +82,6 @@ static uint64_t rnd(struct conn *c)
 	c->rng ^= c->rng >> 7;
 	c->rng ^= c->rng << 17;
 	return c->rng;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	if (!ms)
-		return;
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static void logf_(struct srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -215,7 +207,7 @@ static int one_request(struct conn *c, struct tcp_tx *tx)
 		bool do_abort = attempt < s->max_aborts && rnd(c) % 100 >= rate;
 		if (do_abort) {
 			uint64_t k = s->abort_random ? rnd(c) % (size + 1) : size / 2;
-			sleep_ms(s->abort_compute_ms);
+			clock_sleep_ms(s->abort_compute_ms);
 			rc = send_resp(tx, id, 0, k, true);
 			int ar = tcp_tx_abort(tx, true);
 			logf_(s, "conn=%u req=%llu attempt=%u abort_at=%llu replay=%s\n", c->no, id,
@@ -227,13 +219,13 @@ static int one_request(struct conn *c, struct tcp_tx *tx)
 			c->aborts++;
 			continue;
 		}
-		sleep_ms(s->compute_ms / 2);
+		clock_sleep_ms(s->compute_ms / 2);
 		rc = send_resp(tx, id, 0, size / 2, false);
 		bool drop =
 		    s->drop_ctl_every && (c->txns + 1) % s->drop_ctl_every == 0 && attempt == 0;
 		if (drop)
 			tcp_tx_debug_drop_ctl(tx);
-		sleep_ms(s->compute_ms - s->compute_ms / 2);
+		clock_sleep_ms(s->compute_ms - s->compute_ms / 2);
 		if (rc == 0)
 			rc = send_resp(tx, id, size / 2, size, false);
 		if (rc == 0 && !drop && s->probe_every && (c->txns + 1) % s->probe_every == 0)

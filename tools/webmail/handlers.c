@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "log.h"
 #include "webmail.h"
 
@@ -39,17 +40,6 @@ static const char login_page[] =
     "<input name=\"password\" type=\"password\"><button>Log in</button></form>\n"
     "</body></html>\n";
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 bool wm_form_get(const char *body, size_t len, const char *name, char *out, size_t cap)
 {
 	size_t nlen = strlen(name);
@@ -63,8 +53,8 @@ bool wm_form_get(const char *body, size_t len, const char *name, char *out, size
 			if (ch == '+')
 				ch = ' ';
 			else if (ch == '%') {
-				int hi = j + 2 < len ? hexval(body[j + 1]) : -1;
-				int lo = j + 2 < len ? hexval(body[j + 2]) : -1;
+				int hi = j + 2 < len ? hex_digit_value(body[j + 1]) : -1;
+				int lo = j + 2 < len ? hex_digit_value(body[j + 2]) : -1;
 				if (hi < 0 || lo < 0)
 					return false;
 				ch = hi << 4 | lo;
