@@ -46,6 +46,11 @@
 
 #define NFQ_ENGINE_MAX_QUEUES 16
 
+/* A copy range that holds every IPv4 + TCP header (60 + 60 bytes with all
+ * options), for roles that read headers only: the kernel copies less and
+ * the netlink socket carries more packets per read. */
+#define NFQ_COPY_HEADERS 128u
+
 struct nfq_engine_config {
 	uint16_t queue_num;    /* first queue */
 	uint16_t queue_count;  /* queues bound: queue_num .. queue_num+count-1 */

@@ -43,8 +43,8 @@
 #include "nfq_engine.h"
 #include "stats.h"
 
-/* Bytes of each packet copied to us: IPv4 header with options + ports. */
-#define LB_COPY_RANGE 128u
+/* Bytes of each packet copied to us: the balancer reads headers only. */
+#define LB_COPY_RANGE NFQ_COPY_HEADERS
 
 enum lb_no_proxy { LB_NO_PROXY_DROP = 0, LB_NO_PROXY_ACCEPT = 1 };
 

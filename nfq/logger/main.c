@@ -118,7 +118,11 @@ int main(int argc, char **argv)
 		/* Failure detection and the control channel join d.loop in
 		 * logger_attach, after daemon_start. */
 	} else {
-		log_notice("pass-through mode: packets are counted, not logged");
+		/* Counting reads headers only; copying payload would only cost. */
+		if (d.cfg.copy_range == 0 || d.cfg.copy_range > NFQ_COPY_HEADERS)
+			d.cfg.copy_range = NFQ_COPY_HEADERS;
+		log_notice("pass-through mode: packets are counted, not logged (copy %u bytes)",
+			   d.cfg.copy_range);
 	}
 	const struct nfq_engine_handler handler = {.on_packet = on_packet, .ctx = &app};
 	rc = daemon_start(&d, &handler, &app);

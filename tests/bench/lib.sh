@@ -153,10 +153,19 @@ bench_summarize() {
   rm -f "$BENCH_DIR/.$BENCH_NAME.missed"
 }
 
+# bench_gnuplot SCRIPT ARGS...: gnuplot ARGS SCRIPT. The PNG is one of a
+# bench's outputs, so a missing or failing gnuplot FAILs the bench.
+bench_gnuplot() {
+  local script=$1 log=$BENCH_DIR/.$BENCH_NAME-gnuplot.log
+  shift
+  command -v gnuplot >/dev/null || result_fail "gnuplot missing: no PNG (apt-get install gnuplot-nox)"
+  gnuplot "$@" "$script" 2>"$log" || result_fail "gnuplot failed: $(tail -n 3 "$log" | tr '\n' ' ')"
+  rm -f "$log"
+}
+
 # bench_plot [TITLE]: bar chart of the ratio column of the summary CSV.
 bench_plot() {
   local title=${1:-$BENCH_NAME} dat=$BENCH_DIR/.$BENCH_NAME-ratios.dat
-  command -v gnuplot >/dev/null || { say "gnuplot missing; no PNG"; return 0; }
   awk -F, 'NR > 1 && $8 != "" {
       t = ($9 == "") ? "NaN" : $9; gsub(/[<>=]/, "", t)
       c = ($2 ~ /_ms$/) ? 2 : 1
@@ -165,8 +174,6 @@ bench_plot() {
     rm -f "$dat"
     return 0
   fi
-  gnuplot -e "datafile='$dat'; outfile='$BENCH_PNG'; plottitle='$title'" \
-    "$CRAFT_ROOT/tests/bench/plot.gp" 2>"$BENCH_DIR/.$BENCH_NAME-gnuplot.log" ||
-    say "gnuplot failed: $(tail -n 2 "$BENCH_DIR/.$BENCH_NAME-gnuplot.log" | tr '\n' ' ')"
-  rm -f "$dat" "$BENCH_DIR/.$BENCH_NAME-gnuplot.log"
+  bench_gnuplot "$CRAFT_ROOT/tests/bench/plot.gp" -e "datafile='$dat'; outfile='$BENCH_PNG'; plottitle='$title'"
+  rm -f "$dat"
 }

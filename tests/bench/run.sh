@@ -9,13 +9,14 @@
 # FAIL, FAIL also when a target is missed); its CSVs and PNG go to
 # build/bench/.  The runner passes the output through, keeps a log per bench
 # in build/bench/NAME.log, and ends with `N passed, N failed`.
-# Environment: BENCH_TIMEOUT (seconds per bench, default 600).
+# Environment: BENCH_TIMEOUT (seconds per bench, default 600; a bench that
+# needs longer says so in a line "# bench-timeout: SECONDS", used unless
+# BENCH_TIMEOUT is set).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BDIR=$ROOT/tests/bench
 OUT=$ROOT/build/bench
-TIMEOUT=${BENCH_TIMEOUT:-600}
 TOOLS=(ip iptables curl nginx python3 iperf3 wrk ab gnuplot timeout awk od)
 PASSED=0
 FAILED=0
@@ -71,7 +72,9 @@ on_signal() {
 # run_bench FILE: runs one bench; its stdout (table, result line) and its
 # stderr (progress) are shown live and logged to build/bench/NAME.log.
 run_bench() {
-  local f=$1 name log rc line
+  local f=$1 name log rc line own
+  own=$(sed -n 's/^# bench-timeout: *\([0-9][0-9]*\).*$/\1/p' "$f" | head -n 1)
+  local TIMEOUT=${BENCH_TIMEOUT:-${own:-600}}
   name=$(basename "$f" .sh)
   log=$OUT/$name.log
   echo "== bench $name"

@@ -645,7 +645,6 @@ fi
 # plot: throughput ratios to kernel by configuration, and CPU-s per GB
 plot() {
   local dat=$BENCH_DIR/.$BENCH_NAME-plot.dat cpu=$BENCH_DIR/.$BENCH_NAME-cpu.dat cfgs
-  command -v gnuplot >/dev/null || { say "gnuplot missing; no PNG"; return 0; }
   cfgs=$(for c in "${CONFIGS[@]}"; do
     [ "$c" != kernel ] && grep -q "^$c,down_MBps," "$BENCH_SUMMARY" && printf '%s ' "$c"
   done || true)
@@ -669,10 +668,9 @@ plot() {
              for (i = 1; i <= n; i++) if (o[i] in b)
                printf "%s %s %s %s\n", o[i], b[o[i]], (o[i] in w) ? w[o[i]] : "NaN", (o[i] in d) ? d[o[i]] : "NaN"
            }' "$BENCH_SUMMARY" >"$cpu"
-  gnuplot -e "datafile='$dat'; cpufile='$cpu'; outfile='$BENCH_PNG'; ncfg=$(wc -w <<<"$cfgs")" \
-    "$CRAFT_ROOT/tests/bench/splice_plot.gp" 2>"$BENCH_DIR/.$BENCH_NAME-gnuplot.log" ||
-    say "gnuplot failed: $(tail -n 3 "$BENCH_DIR/.$BENCH_NAME-gnuplot.log" | tr '\n' ' ')"
-  rm -f "$dat" "$cpu" "$BENCH_DIR/.$BENCH_NAME-gnuplot.log"
+  bench_gnuplot "$CRAFT_ROOT/tests/bench/splice_plot.gp" \
+    -e "datafile='$dat'; cpufile='$cpu'; outfile='$BENCH_PNG'; ncfg=$(wc -w <<<"$cfgs")"
+  rm -f "$dat" "$cpu"
 }
 plot
 echo "csv: ${BENCH_CSV#"$CRAFT_ROOT"/} ${BENCH_SUMMARY#"$CRAFT_ROOT"/} ${TARGETS#"$CRAFT_ROOT"/} png: ${BENCH_PNG#"$CRAFT_ROOT"/}"

@@ -147,11 +147,7 @@ awk -F, -v table="$TABLE" -v rates="$RATES_CSV" -v modes="${MODES[*]}" -v rlist=
   }' "$BENCH_CSV"
 cat "$TABLE"
 
-if command -v gnuplot >/dev/null; then
-  gnuplot -e "datafile='$RATES_CSV'; outfile='$BENCH_PNG'" "$CRAFT_ROOT/tests/bench/tni_plot.gp" 2>"$BENCH_DIR/.tni-gnuplot.log" ||
-    say "gnuplot failed: $(tail -n 2 "$BENCH_DIR/.tni-gnuplot.log" | tr '\n' ' ')"
-  rm -f "$BENCH_DIR/.tni-gnuplot.log"
-fi
+bench_gnuplot "$CRAFT_ROOT/tests/bench/tni_plot.gp" -e "datafile='$RATES_CSV'; outfile='$BENCH_PNG'"
 
 missed=$(awk '/ at 100%: / { sub(/%/, "", $7); if ($7 + 0 < 99.5) printf " %s=%s%%", $1, $7 }' "$TABLE")
 summary=$(awk '/ at 100%: / { printf "%s %s ", $1, $7 }' "$TABLE")

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Test-bed HTTP server: GET serves files from --root (http.server); PUT and
 POST stream the request body and answer with its sha256 (hex) and length.
-HTTP/1.1 with keep-alive; handles 'Expect: 100-continue'."""
+HTTP/1.1 with keep-alive; handles 'Expect: 100-continue'. With
+--delay-ms LO:HI each GET first sleeps a random time between LO and HI ms
+(log-uniform, so every decade is as likely): a backend whose latency varies
+by HI/LO, for the failure detector's false-failure run."""
 import argparse
 import hashlib
 import functools
 import http.server
+import math
+import random
+import time
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -34,6 +40,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     do_PUT = _digest_body
     do_POST = _digest_body
 
+    delay_ms = None
+
+    def do_GET(self):
+        if self.delay_ms:
+            lo, hi = self.delay_ms
+            time.sleep(math.exp(random.uniform(math.log(lo), math.log(hi))) / 1000)
+        super().do_GET()
+
 
 class Server(http.server.ThreadingHTTPServer):
     # Dozens of clients connect at once (tests/e2e/lb: 50 uploads through
@@ -49,7 +63,13 @@ def main():
     ap.add_argument("--bind", required=True)
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--root", required=True)
+    ap.add_argument("--delay-ms", help="LO:HI random delay of each GET")
     a = ap.parse_args()
+    if a.delay_ms:
+        lo, hi = (float(x) for x in a.delay_ms.split(":"))
+        if not 0 < lo <= hi:
+            ap.error("--delay-ms wants 0 < LO <= HI")
+        Handler.delay_ms = (lo, hi)
     handler = functools.partial(Handler, directory=a.root)
     srv = Server((a.bind, a.port), handler)
     srv.daemon_threads = True

@@ -22,7 +22,7 @@ test_begin
 require_tools curl iptables sqlite3 sha256sum python3
 require_bin logger ctl
 
-TRIALS=20
+TRIALS=${DETECT_TRIALS:-20}
 ctl_bed
 CEIL_MS=2000 CONFIRM_MS=300 TICK_MS=10
 CONF=$TOPO_DIR/logger.conf
