@@ -470,6 +470,26 @@ static void declare_failed(struct fdet *d, unsigned b, enum fdet_cause cause, ui
 		d->ops.failed(d->arg, &f);
 }
 
+int fdet_backend_crashed(struct fdet *d, const struct sockaddr_in *addr, uint64_t since_us,
+			 uint64_t now_us)
+{
+	int b = fdet_backend_find(d, addr);
+	if (b < 0)
+		return -ENOENT;
+	struct fdet_backend *be = &d->backends[b];
+	if (be->state == FDET_FAILED)
+		return -EALREADY;
+	if (be->state == FDET_UP)
+		d->c.suspicions++;
+	be->state = FDET_SUSPECT;
+	be->suspect_us = since_us < now_us ? since_us : now_us;
+	be->probe_failed = true;
+	be->want_confirm = false;
+	d->c.crashes++;
+	declare_failed(d, (unsigned)b, FDET_CAUSE_PROBE_FAILED, now_us);
+	return 0;
+}
+
 /* The backend answered: back to UP; requests still overdue are looked at
  * again after ceiling (they keep their connection busy, not the backend). */
 static void clear_suspect(struct fdet *d, unsigned b, uint64_t now_us)

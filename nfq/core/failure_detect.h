@@ -208,6 +208,7 @@ struct fdet_counters {
 	uint64_t backends_overflow, kinds_overflow, conns_overflow, pipeline_overflow;
 	uint64_t unknown_conn, txn_mismatch, early_responses, dropped_on_recovery;
 	uint64_t scans;
+	uint64_t crashes; /* fdet_backend_crashed declared a failure */
 };
 
 struct fdet_kind;
@@ -269,6 +270,15 @@ int fdet_response_done(struct fdet *d, uint64_t conn, uint64_t txn, uint64_t t_u
 /* The transaction left the pipeline without a complete response (EOF,
  * reset, parse error): forgotten, no sample. */
 int fdet_txn_end(struct fdet *d, uint64_t conn, uint64_t txn, uint64_t t_us);
+
+/* The backend's service is known dead now: its kernel closed a connection
+ * the protocol did not explain and a probe of its port failed right after
+ * (failure_detect_close.h). No confirmation window is waited for: FAILED at
+ * once through ops->failed, cause FDET_CAUSE_PROBE_FAILED, the suspicion
+ * dated since_us (the close). 0, -ENOENT for an unknown backend, -EALREADY
+ * when it is FAILED already (nothing announced twice). */
+int fdet_backend_crashed(struct fdet *d, const struct sockaddr_in *addr, uint64_t since_us,
+			 uint64_t now_us);
 
 /* Result of the probe asked for by ops->probe. */
 void fdet_probe_result(struct fdet *d, unsigned backend, bool alive, uint64_t now_us);

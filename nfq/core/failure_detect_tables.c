@@ -204,6 +204,7 @@ void fdet_collect_stats(const struct fdet *d, struct stats_report *r, const char
 	S(txn_mismatch);
 	S(early_responses);
 	S(dropped_on_recovery);
+	S(crashes);
 #undef S
 	stats_add(r, prefix, "backends", d->nbackends);
 	stats_add(r, prefix, "backends_up", nstate[FDET_UP]);

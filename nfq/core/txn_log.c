@@ -373,6 +373,8 @@ void tl_dispatch(struct txn_log *l, struct tl_conn *c)
 			notify(l, N_RESP_FIRST, c, t, t->resp_first_us);
 			break;
 		case TXN_EV_RESPONSE_END:
+			if (t->flags & TXN_F_CONN_CLOSE)
+				c->close_announced = true;
 			notify(l, N_RESP_DONE, c, t, t->resp_done_us);
 			break;
 		case TXN_EV_END:

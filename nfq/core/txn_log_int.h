@@ -51,6 +51,9 @@ struct tl_conn {
 	bool opened;	       /* conn_open delivered */
 	bool server_isn_told;
 	uint8_t fin_first; /* 1 client, 2 server */
+	/* A response completed under Connection: close: the server's FIN is
+	 * announced (txn_log_close.h). */
+	bool close_announced;
 	bool marks_dirty;
 	bool m_ack_known;
 	uint64_t marks_us; /* last marks event */

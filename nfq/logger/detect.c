@@ -129,6 +129,11 @@ static void on_failed(void *arg, const struct fdet_failure *f, const struct ctl_
 	struct store_row row;
 	char backend[64], detail[256];
 	bmon_failover_row(&msg->u.failed, &row, backend, sizeof(backend), detail, sizeof(detail));
+	if (det->crash_declaring) {
+		size_t n = strlen(detail);
+		snprintf(detail + n, sizeof(detail) - n, " trigger=close");
+		row.vals[17] = STORE_TEXT(detail); /* the value holds its length */
+	}
 	if (store_submit(det->st, &row) < 0)
 		det->c.failover_rows_dropped++;
 	else
@@ -180,6 +185,19 @@ int detect_start(struct logger_detect *det, const struct bmon_config *cfg, struc
 		return rc;
 	}
 	return 0;
+}
+
+int detect_backend_crashed(struct logger_detect *det, uint32_t ip, uint16_t port,
+			   uint64_t since_mono, uint64_t now_mono)
+{
+	if (!det->running)
+		return -ENODEV;
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ip), .sin_port = htons(port)};
+	det->crash_declaring = true;
+	int rc = fdet_backend_crashed(bmon_detector(&det->mon), &a, since_mono, now_mono);
+	det->crash_declaring = false;
+	return rc;
 }
 
 void detect_stop(struct logger_detect *det)

@@ -46,6 +46,7 @@ struct detect_counters {
 struct logger_detect {
 	struct backend_monitor mon;
 	bool running;
+	bool crash_declaring;	    /* the failure being announced is the crash guard's */
 	struct logger_control *ctl; /* may be NULL (no control channel) */
 	struct store *st;	    /* may be NULL (no database) */
 	struct detect_counters c;
@@ -59,6 +60,15 @@ int detect_start(struct logger_detect *det, const struct bmon_config *cfg, struc
 /* Stops the tick and the probes (the observer must not fire afterwards:
  * call after the pipeline finished). */
 void detect_stop(struct logger_detect *det);
+
+/* The crash guard's verdict (crash_guard.h): the service at ip:port (host
+ * order) is dead since since_mono (monotonic µs, its first unexplained
+ * close): FAILED at once (fdet_backend_crashed), announced and written as
+ * every failure is, the row's detail ending in " trigger=close". 0,
+ * -EALREADY (FAILED already), -ENOENT (not a known backend) or -ENODEV
+ * (detection stopped). */
+int detect_backend_crashed(struct logger_detect *det, uint32_t ip, uint16_t port,
+			   uint64_t since_mono, uint64_t now_mono);
 
 void detect_collect_stats(const struct logger_detect *det, struct stats_report *r);
 

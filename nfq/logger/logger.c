@@ -33,6 +33,7 @@ void logger_config_defaults(struct logger_config *cfg)
 	bmon_config_default(&cfg->bmon);
 	control_config_defaults(&cfg->control);
 	logged_config_defaults(&cfg->logged);
+	crash_guard_config_defaults(&cfg->crash);
 }
 
 static int64_t next_conn_id(void *arg)
@@ -55,6 +56,12 @@ int logger_init(struct logger *lg, const struct logger_config *cfg)
 	if (cfg->detect && fdet_config_check(&cfg->bmon.detect, err, sizeof(err)) < 0) {
 		log_err("[detect]: %s", err);
 		return 2;
+	}
+	struct crash_guard_config guard = cfg->crash;
+	guard.enabled = guard.enabled && cfg->detect; /* it declares through the detector */
+	if (crash_guard_init(&lg->cg, &guard, &cfg->log, lg->tl) < 0) {
+		log_err("out of memory");
+		return 1;
 	}
 	rc = pkt_backlog_init(&lg->backlog, cfg->backlog_bytes);
 	if (rc < 0) {
@@ -111,9 +118,14 @@ static void drain(struct logger *lg, uint64_t max_bytes)
 	struct pkt_backlog_pkt p;
 	uint64_t done = 0;
 	while (done < max_bytes && pkt_backlog_pop(&lg->backlog, &p)) {
-		txn_log_packet(lg->tl, p.data, p.len, p.wire_len, p.ts_us);
+		uint64_t seq = ++lg->popped_seq;
+		if (crash_guard_owns(&lg->cg, seq))
+			crash_guard_feed(&lg->cg, seq, &p);
+		else
+			txn_log_packet(lg->tl, p.data, p.len, p.wire_len, p.ts_us);
 		done += p.len;
 	}
+	crash_guard_flush(&lg->cg);
 	lg->drains++;
 }
 
@@ -206,6 +218,15 @@ int logger_attach(struct logger *lg, struct event_loop *loop)
 			   (unsigned long long)lg->cfg->bmon.detect.ceiling_ms,
 			   (unsigned long long)lg->cfg->bmon.detect.confirm_ms,
 			   (unsigned long long)lg->cfg->bmon.detect.idle_probe_ms);
+		rc = crash_guard_attach(&lg->cg, loop, &lg->cfg->bmon.probe, &lg->det);
+		if (rc < 0) {
+			log_errnum(LOG_ERR, -rc, "crash guard probes");
+			return rc == -EINVAL ? 2 : 1;
+		}
+		if (lg->cg.on)
+			log_notice("crash guard on: backend FIN/RST the protocol does not explain "
+				   "wait for a probe (at most %u held)",
+				   lg->cfg->crash.max_held);
 	}
 	return 0;
 }
@@ -230,17 +251,38 @@ void logger_detach(struct logger *lg)
 		stats_reset(lg->detached);
 		collect_attached(lg, lg->detached);
 	}
+	crash_guard_detach(&lg->cg); /* its probes go with the loop; held packets stay */
 	detect_stop(&lg->det);
 	control_close(&lg->ctl);
 }
 
-void logger_packet(struct logger *lg, const struct nfq_packet *pkt)
+void logger_packet(struct logger *lg, struct nfq_engine *engine, const struct nfq_packet *pkt,
+		   struct nfq_verdict *v)
 {
-	int rc = pkt_backlog_push(&lg->backlog, pkt->data, pkt->len, pkt->orig_len, realtime_us());
-	if (rc >= 0)
+	enum crash_guard_check g = crash_guard_check(&lg->cg, pkt);
+	if (g == CG_DROP) {
+		v->decision = NFQ_DECIDE_DROP; /* never reached the client: not logged */
+		return;
+	}
+	uint64_t ts = realtime_us();
+	int rc = pkt_backlog_push(&lg->backlog, pkt->data, pkt->len, pkt->orig_len, ts);
+	if (rc >= 0) {
 		lg->arrived += pkt->len;
+		lg->pushed_seq++;
+	}
+	if (g == CG_HOLD) {
+		if (rc < 0)
+			crash_guard_unlogged(&lg->cg);
+		else if (crash_guard_hold(&lg->cg, engine, pkt, lg->pushed_seq, ts))
+			v->decision = NFQ_DECIDE_HOLD;
+	}
 	if (rc == 1)
 		wake(lg);
+}
+
+void logger_release(struct logger *lg, struct nfq_engine *engine)
+{
+	crash_guard_release(&lg->cg, engine);
 }
 
 int logger_finish(struct logger *lg)
@@ -277,6 +319,7 @@ int logger_finish(struct logger *lg)
 		lg->efd = -1;
 	}
 	pkt_backlog_free(&lg->backlog);
+	crash_guard_free(&lg->cg);
 	free(lg->detached);
 	lg->detached = NULL;
 	return rc;
@@ -293,6 +336,7 @@ void logger_collect_stats(struct logger *lg, struct stats_report *r)
 	pkt_backlog_collect_stats(&lg->backlog, r, "backlog");
 	txn_log_collect_stats(lg->tl, r, "log");
 	collect_attached(lg, r);
+	crash_guard_collect_stats(&lg->cg, r);
 	logged_collect_stats(&lg->ln, r);
 	if (lg->cfg->db[0]) /* its counters outlive txn_log_store_free */
 		txn_log_store_collect_stats(&lg->obs, r, "db");

@@ -3,9 +3,12 @@
  *
  * Packet path (the NFQUEUE handler, logger_packet): count the packet as the
  * pass-through does, copy it into the backlog (pkt_backlog.h), leave the
- * verdict at ACCEPT. The event loop drains the backlog after the round's
- * verdicts went out (an eventfd wakes it), so no packet waits for its own
- * parsing; the SQLite writes happen on the store's own thread. Each drain
+ * verdict at ACCEPT - except for a backend's FIN or RST while failure
+ * detection runs: the crash guard (crash_guard.h) holds it until the
+ * protocol or a probe tells a normal close from a crashed process. The
+ * event loop drains the backlog after the round's verdicts went out (an
+ * eventfd wakes it), so no packet waits for its own parsing; the SQLite
+ * writes happen on the store's own thread. Each drain
  * processes at least what arrived since the previous one: the log keeps
  * pace with the queue, and only when the log is the bottleneck does the
  * next receive round wait (bounded: the fail-open kernel queue lets
@@ -34,6 +37,7 @@
 
 #include "backend_monitor.h"
 #include "control.h"
+#include "crash_guard.h"
 #include "detect.h"
 #include "event_loop.h"
 #include "logged.h"
@@ -61,7 +65,8 @@ struct logger_config {
 	bool detect;		 /* [detect] enabled (no) */
 	struct bmon_config bmon; /* [detect], [probe] */
 	struct control_config control;
-	struct logged_config logged; /* [logged] */
+	struct logged_config logged;	 /* [logged] */
+	struct crash_guard_config crash; /* [crash], with [detect] enabled */
 };
 
 extern const char *const logger_mode_names[];
@@ -84,8 +89,10 @@ struct logger {
 	struct logger_detect det;
 	struct logger_control ctl;
 	struct logged_notifier ln;
-	struct stats_report *detached; /* detect/control counters after logger_detach */
-	struct stats_report *final;    /* own counters kept after logger_finish */
+	struct crash_guard cg;
+	uint64_t pushed_seq, popped_seq; /* copies into / out of the backlog */
+	struct stats_report *detached;	 /* detect/control counters after logger_detach */
+	struct stats_report *final;	 /* own counters kept after logger_finish */
 };
 
 /* Builds the pipeline and opens the database. 0, or an exit code after
@@ -95,8 +102,12 @@ int logger_init(struct logger *lg, const struct logger_config *cfg);
 int logger_attach(struct logger *lg, struct event_loop *loop);
 /* Stops detection and closes the control channel (before the loop goes). */
 void logger_detach(struct logger *lg);
-/* The handler's part for one packet (accept is left as the verdict). */
-void logger_packet(struct logger *lg, const struct nfq_packet *pkt);
+/* The handler's part for one packet: accept, or a backend's FIN/RST held
+ * or dropped by the crash guard (crash_guard.h). */
+void logger_packet(struct logger *lg, struct nfq_engine *engine, const struct nfq_packet *pkt,
+		   struct nfq_verdict *v);
+/* Shutdown: every packet the crash guard holds is accepted. */
+void logger_release(struct logger *lg, struct nfq_engine *engine);
 /* Drains, closes every connection, closes the database. Returns 0, or 1
  * when the database lost rows. */
 int logger_finish(struct logger *lg);

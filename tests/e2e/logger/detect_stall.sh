@@ -8,6 +8,13 @@
 # message's latency_us), send the authenticated BACKEND_FAILED to p1 and
 # write the failover row; after SIGCONT the download completes byte-exact
 # and BACKEND_RECOVERED follows.
+# The stall must be real: cl's receive buffer is capped at 1 MiB. With the
+# kernel's autotuning (up to 32 MiB here) httpd.py could push all 20 MiB
+# into curl's socket within half a second, and a freeze that lands after
+# that finds b1 with nothing outstanding - an idle backend, which only the
+# idle probe can see (that is what a rare failure of this scenario was: the
+# log showed the response complete before the freeze). The scenario also
+# checks that precondition against the log itself.
 # shellcheck disable=SC2317 # the predicates below run through wait_for
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../../lib.sh"
@@ -20,6 +27,7 @@ require_tools curl iptables sqlite3 sha256sum python3
 require_bin logger ctl
 
 ctl_bed
+topo_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 131072 1048576"
 CEIL_MS=2000 CONFIRM_MS=300 TICK_MS=10 SLACK_MS=200
 CONF=$TOPO_DIR/logger.conf
 lg_config "$CONF" "$(ctl_detect_conf "$CEIL_MS" "$CONFIRM_MS" "$TICK_MS" 300)
@@ -39,6 +47,7 @@ CURL_PID=$!
 two_mb() { [ "$(stat -c %s "$W/20M" 2>/dev/null || echo 0)" -ge 2000000 ]; }
 wait_for 10 two_mb || result_fail "the download did not reach 2 MB: $(cat "$W/curl.err")"
 kill -STOP "$PY_PID" || result_fail "SIGSTOP failed"
+freeze_us=$(date +%s%6N)
 at_freeze=$(stat -c %s "$W/20M")
 has_failed() { grep -q '^backend_failed ' "$LISTEN"; }
 wait_for 20 has_failed || {
@@ -46,6 +55,8 @@ wait_for 20 has_failed || {
   result_fail "no BACKEND_FAILED within 20 s of the freeze: $(tail -n 2 "$LG_LOG" | tr '\n' ' ')"
 }
 at_detect=$(stat -c %s "$W/20M")
+done_us=$(q "$LG_DB" "SELECT coalesce(min(complete_us), 0) FROM transactions WHERE summary = 'GET /20M'")
+{ [ "$done_us" = 0 ] || [ "$done_us" -gt "$freeze_us" ]; } || result_fail "precondition: b1 had sent the whole response $(((freeze_us - done_us) / 1000)) ms before the freeze: no stall to detect"
 fl=$(grep -m1 '^backend_failed ' "$LISTEN")
 { grep -q " backend=$B1:8000 " <<<"$fl" && grep -q ' conns_waiting=1 ' <<<"$fl"; } || result_fail "BACKEND_FAILED: $fl"
 lat_us=$(grep -o ' latency_us=[0-9]*' <<<"$fl" | cut -d= -f2)
