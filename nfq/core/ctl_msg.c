@@ -15,6 +15,7 @@
 #define QUERY_LEN     40
 #define REPLY_FIXED   56
 #define BYTES_Q_LEN   44
+#define AUX_LEN	      24
 
 static void put8(uint8_t *p, uint8_t v)
 {
@@ -111,6 +112,8 @@ const char *ctl_type_name(enum ctl_type t)
 		return "bytes_query";
 	case CTL_BYTES_REPLY:
 		return "bytes_reply";
+	case CTL_AUX_DIVERT:
+		return "aux_divert";
 	}
 	return "?";
 }
@@ -124,6 +127,8 @@ static const char *cause_name(uint8_t c)
 		return "probe_failed";
 	case CTL_CAUSE_IDLE_PROBE:
 		return "idle_probe";
+	case CTL_CAUSE_MANUAL:
+		return "manual";
 	}
 	return "?";
 }
@@ -155,6 +160,8 @@ static size_t body_len(const struct ctl_msg *m)
 		return BYTES_Q_LEN;
 	case CTL_BYTES_REPLY:
 		return CTL_BYTES_FIXED + (size_t)m->u.bytes_reply.n;
+	case CTL_AUX_DIVERT:
+		return AUX_LEN;
 	}
 	return 0;
 }
@@ -166,7 +173,7 @@ static bool valid(const struct ctl_msg *m)
 	case CTL_BACKEND_FAILED: {
 		const struct ctl_backend_failed *f = &m->u.failed;
 		return f->port != 0 && f->cause >= CTL_CAUSE_CONFIRM_TIMEOUT &&
-		       f->cause <= CTL_CAUSE_IDLE_PROBE;
+		       f->cause <= CTL_CAUSE_MANUAL;
 	}
 	case CTL_BACKEND_RECOVERED:
 		return m->u.recovered.port != 0;
@@ -194,6 +201,13 @@ static bool valid(const struct ctl_msg *m)
 		const struct ctl_bytes_reply *r = &m->u.bytes_reply;
 		return r->stream <= CTL_STREAM_CLIENT && r->status <= CTL_STATUS_NOT_HELD &&
 		       r->n <= CTL_BYTES_MAX;
+	}
+	case CTL_AUX_DIVERT: {
+		/* a START lives at most the ttl; an END carries none */
+		const struct ctl_aux_divert *a = &m->u.aux;
+		return a->alternate_ip != 0 && ((a->op == CTL_AUX_START && a->ttl_ms >= 1 &&
+						 a->ttl_ms <= CTL_AUX_TTL_MAX_MS) ||
+						(a->op == CTL_AUX_END && a->ttl_ms == 0));
 	}
 	}
 	return false;
@@ -291,6 +305,14 @@ int ctl_msg_encode(const struct ctl_msg *m, uint8_t *buf, size_t cap)
 		put16(b + 18, r->n);
 		put64(b + 24, r->offset);
 		memcpy(b + CTL_BYTES_FIXED, r->data, r->n);
+		break;
+	}
+	case CTL_AUX_DIVERT: {
+		const struct ctl_aux_divert *a = &m->u.aux;
+		put_ip(b, a->alternate_ip);
+		put8(b + 4, a->op);
+		put64(b + 8, a->job_id);
+		put32(b + 16, a->ttl_ms);
 		break;
 	}
 	}
@@ -432,6 +454,18 @@ int ctl_msg_decode(const uint8_t *buf, size_t len, struct ctl_msg *m)
 		memcpy(r->data, b + CTL_BYTES_FIXED, r->n);
 		break;
 	}
+	case CTL_AUX_DIVERT: {
+		if (blen != AUX_LEN)
+			return CTL_E_LENGTH;
+		if (!zero(b + 5, 3) || !zero(b + 20, 4))
+			return CTL_E_RESERVED;
+		struct ctl_aux_divert *a = &m->u.aux;
+		a->alternate_ip = get_ip(b);
+		a->op = b[4];
+		a->job_id = get64(b + 8);
+		a->ttl_ms = get32(b + 16);
+		break;
+	}
 	default:
 		return CTL_E_TYPE;
 	}
@@ -536,6 +570,16 @@ int ctl_msg_format(const struct ctl_msg *m, char *buf, size_t len)
 		    " n=%u",
 		    r->query_id, r->conn_id, status_name(r->status), stream_name(r->stream),
 		    r->offset, r->n);
+		break;
+	}
+	case CTL_AUX_DIVERT: {
+		const struct ctl_aux_divert *x = &m->u.aux;
+		app(buf, len, &off, " alternate=%s op=%s job=%" PRIu64 " ttl_ms=%" PRIu32,
+		    ipstr(x->alternate_ip, a),
+		    x->op == CTL_AUX_START ? "start"
+		    : x->op == CTL_AUX_END ? "end"
+					   : "?",
+		    x->job_id, x->ttl_ms);
 		break;
 	}
 	}

@@ -24,6 +24,8 @@
  *   6  u8  cause: 1 confirm_timeout (overdue, no byte in the confirm window)
  *                 2 probe_failed (overdue, liveness probe failed)
  *                 3 idle_probe (idle, probes failed)
+ *                 4 manual (an operator's craft-recover, not the logger:
+ *                   the fields after the event id are 0 but detected_us)
  *   7  u8  flags: bit 0 = has_txn (the T_L candidate below is valid);
  *                 other bits 0
  *   8  u64 event id (one per failure; repeats of a message carry the same)
@@ -106,6 +108,20 @@
  *  24  u64 offset of the first byte returned
  *  32  n bytes
  *
+ * AUX_DIVERT (type 7, body 24): recovery tells the aux logger that a
+ * replay on an alternate backend begins or ended, so that the aux requests
+ * the alternate makes meanwhile are answered from the aux logger's stored
+ * responses (nfq/logger/aux_divert.h). Sent by the recovery manager at a
+ * job's start and end; a lost END is covered by the ttl.
+ *   0  u32 alternate ipv4 (the backend that replays: its aux connections
+ *          are diverted)
+ *   4  u8  op: 1 start, 2 end
+ *   5  3 bytes reserved = 0
+ *   8  u64 job id (the sender's; END names the START it ends)
+ *  16  u32 ttl_ms: the diversion for this job ends by itself this long
+ *          after START (1..CTL_AUX_TTL_MAX_MS; 0 in an END)
+ *  20  u32 reserved = 0
+ *
  * Unknown versions and types, wrong lengths (also a datagram longer or
  * shorter than its header says), non-zero reserved bits and out-of-range
  * enums are refused with a distinct code (enum ctl_err) for counting. */
@@ -135,12 +151,21 @@ enum ctl_type {
 	CTL_CONN_REPLY = 4,
 	CTL_BYTES_QUERY = 5,
 	CTL_BYTES_REPLY = 6,
+	CTL_AUX_DIVERT = 7,
 };
+
+enum ctl_aux_op {
+	CTL_AUX_START = 1,
+	CTL_AUX_END = 2,
+};
+
+#define CTL_AUX_TTL_MAX_MS 3600000u
 
 enum ctl_cause {
 	CTL_CAUSE_CONFIRM_TIMEOUT = 1,
 	CTL_CAUSE_PROBE_FAILED = 2,
 	CTL_CAUSE_IDLE_PROBE = 3,
+	CTL_CAUSE_MANUAL = 4,
 };
 
 enum ctl_status {
@@ -236,6 +261,13 @@ struct ctl_bytes_reply {
 	uint8_t data[CTL_BYTES_MAX];
 };
 
+struct ctl_aux_divert {
+	uint32_t alternate_ip; /* network order */
+	uint8_t op;	       /* enum ctl_aux_op */
+	uint64_t job_id;
+	uint32_t ttl_ms; /* START: 1..CTL_AUX_TTL_MAX_MS; END: 0 */
+};
+
 struct ctl_msg {
 	enum ctl_type type;
 	union {
@@ -245,6 +277,7 @@ struct ctl_msg {
 		struct ctl_conn_reply reply;
 		struct ctl_bytes_query bytes_query;
 		struct ctl_bytes_reply bytes_reply;
+		struct ctl_aux_divert aux;
 	} u;
 };
 

@@ -1,6 +1,7 @@
 /* daemon - see daemon.h. */
 #include "daemon.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -75,7 +76,9 @@ static void usage(const struct daemon_info *info, FILE *out)
 		info->name, info->summary);
 }
 
-#define DAEMON_MAX_TABLES 8
+/* common + the daemon's own + its more_tables (craft-logger has 8); a
+ * table beyond this would be ignored without a word, hence the assert. */
+#define DAEMON_MAX_TABLES 16
 
 static int load_config(struct daemon *d, struct config_error *err)
 {
@@ -83,6 +86,7 @@ static int load_config(struct daemon *d, struct config_error *err)
 	unsigned n = 1;
 	if (d->info->keys)
 		tables[n++] = (struct config_table){d->info->keys, d->info->config};
+	assert(d->info->n_more_tables <= DAEMON_MAX_TABLES - 2);
 	for (unsigned i = 0; i < d->info->n_more_tables && n < DAEMON_MAX_TABLES; i++)
 		tables[n++] = d->info->more_tables[i];
 	return config_load_file_tables(d->config_path, tables, n, err);

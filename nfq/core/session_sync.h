@@ -33,7 +33,10 @@
  * - Aux requests carry the transaction ID (§3.3): session_sync_txn_header
  *   formats "X-Craft-Txn: <16 hex>\r\n" for HTTP, session_sync_txn_tag
  *   "craft<16 hex>" for line protocols (IMAP-style tag; the aux logger's
- *   line parser reads it with id = craft).
+ *   line parser reads it with id = craft). A backend must not believe an
+ *   X-Craft-Txn from a client: the recovery manager's replays carry it
+ *   with an X-Craft-Txn-Auth tag (txn_header_auth.h), which the
+ *   application verifies with the cluster key.
  * Everything is bounded (queue entries and bytes, chunk sizes, receive
  * burst); forged, replayed or garbled acknowledgements are counted and
  * ignored. Not thread-safe: one instance per thread. */

@@ -7,7 +7,10 @@
  *   segment goes through the transaction pipeline into the database
  *   (logger.h): connections, transactions with their sequence offsets,
  *   tags, AckCL marks, request/response bytes for recovery.
- * Either way the verdict is ACCEPT and never waits for the log. The role is
+ * Either way the verdict is ACCEPT and never waits for the log, with one
+ * exception: with failure detection on, a backend's FIN or RST that the
+ * protocol does not explain waits for a liveness probe, and is dropped when
+ * the backend's process crashed (crash_guard.h, section [crash]). The role is
  * fail-open: if the daemon dies the rule's --queue-bypass lets traffic flow,
  * and a full queue accepts (NFQA_CFG_F_FAIL_OPEN), because a missing log
  * must never stop service.
@@ -20,9 +23,11 @@
  * (ctl_channel.h: socket, bind, peer = ADDR:PORT of each recovery
  * listener, key_file, sender_id, ...; repeats and repeat_interval of the
  * announcements, control.h) and [logged] (agent = "BACKEND AGENT:PORT",
- * key_file, sender_id: the LOGGED signal, logged.h). */
+ * key_file, sender_id: the LOGGED signal, logged.h) and [aux_divert]
+ * (the aux logger's answers to replayed aux requests, aux_divert.h). */
 #include <stdlib.h>
 
+#include "aux_divert.h"
 #include "daemon.h"
 #include "log.h"
 #include "logger.h"
@@ -32,17 +37,24 @@ struct app {
 	struct passthrough pt;
 	struct logger lg;
 	bool log_mode;
+	bool aux; /* [aux_divert] enabled */
+	struct aux_divert ad;
 };
 
 static void on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pkt,
 		      struct nfq_verdict *v)
 {
-	(void)engine;
-	(void)v; /* accept */
 	struct app *a = ctx;
 	passthrough_packet(&a->pt, pkt);
 	if (a->log_mode)
-		logger_packet(&a->lg, pkt);
+		logger_packet(&a->lg, engine, pkt, v);
+}
+
+static void on_shutdown(void *ctx, struct nfq_engine *engine)
+{
+	struct app *a = ctx;
+	if (a->log_mode)
+		logger_release(&a->lg, engine);
 }
 
 static void collect_stats(void *ctx, struct stats_report *r)
@@ -51,6 +63,8 @@ static void collect_stats(void *ctx, struct stats_report *r)
 	passthrough_collect_stats(&a->pt, r);
 	if (a->log_mode)
 		logger_collect_stats(&a->lg, r);
+	if (a->aux)
+		aux_divert_collect_stats(&a->ad, r);
 }
 
 static const struct config_key logger_keys[] = {
@@ -86,11 +100,14 @@ int main(int argc, char **argv)
 {
 	static struct app app;
 	static struct logger_config cfg;
+	static struct aux_divert_config aux_cfg;
 	logger_config_defaults(&cfg);
+	aux_divert_config_default(&aux_cfg);
 	static const struct config_table more[] = {
 	    {bmon_tick_config_keys, &cfg.bmon},	   {fdet_config_keys, &cfg.bmon.detect},
 	    {lprobe_config_keys, &cfg.bmon.probe}, {ctl_channel_config_keys, &cfg.control.channel},
-	    {logged_config_keys, &cfg.logged},
+	    {logged_config_keys, &cfg.logged},	   {crash_guard_config_keys, &cfg.crash},
+	    {aux_divert_config_keys, &aux_cfg},
 	};
 	static const struct daemon_info info = {
 	    .name = "craft-logger",
@@ -117,6 +134,12 @@ int main(int argc, char **argv)
 		}
 		/* Failure detection and the control channel join d.loop in
 		 * logger_attach, after daemon_start. */
+		app.aux = aux_cfg.enabled;
+		if (app.aux && aux_divert_init(&app.ad, &aux_cfg, logger_txn_log(&app.lg)) < 0) {
+			logger_finish(&app.lg);
+			aux_divert_free(&app.ad);
+			return DAEMON_EXIT_USAGE;
+		}
 	} else {
 		/* Counting reads headers only; copying payload would only cost. */
 		if (d.cfg.copy_range == 0 || d.cfg.copy_range > NFQ_COPY_HEADERS)
@@ -124,12 +147,17 @@ int main(int argc, char **argv)
 		log_notice("pass-through mode: packets are counted, not logged (copy %u bytes)",
 			   d.cfg.copy_range);
 	}
-	const struct nfq_engine_handler handler = {.on_packet = on_packet, .ctx = &app};
+	const struct nfq_engine_handler handler = {
+	    .on_packet = on_packet, .on_shutdown = on_shutdown, .ctx = &app};
 	rc = daemon_start(&d, &handler, &app);
 	if (rc == 0 && app.log_mode && logger_attach(&app.lg, &d.loop) != 0)
 		rc = DAEMON_EXIT_FAILURE;
+	if (rc == 0 && app.aux && aux_divert_attach(&app.ad, &d.loop) != 0)
+		rc = DAEMON_EXIT_FAILURE;
 	if (rc == 0)
 		rc = daemon_run(&d);
+	if (app.aux)
+		aux_divert_detach(&app.ad);
 	if (app.log_mode)
 		logger_detach(&app.lg); /* its timers and sockets go with the loop */
 	daemon_stop(&d);
@@ -138,6 +166,8 @@ int main(int argc, char **argv)
 			rc = DAEMON_EXIT_FAILURE;
 		rewrite_stats_file(&d);
 		free(app.lg.final);
+		if (app.aux) /* the store observed until logger_finish */
+			aux_divert_free(&app.ad);
 	}
 	return rc;
 }

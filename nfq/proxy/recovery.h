@@ -35,11 +35,16 @@
  * at job_timeout with an RST. Replicating "suspended" and the client's
  * TSval/TSecr to the recovering proxy would close it (not done).
  *
+ * Aux requests a replay makes: with [recovery] aux_logger set, each job
+ * tells the aux logger (AUX_DIVERT start/end, recovery_aux.h) so that the
+ * alternate's aux requests are answered from the aux log instead of
+ * reaching the aux server again (nfq/logger/aux_divert.h). Each replayed
+ * request's X-Craft-Txn carries X-Craft-Txn-Auth, an HMAC with the cluster
+ * key bound to the replay connection (txn_header_auth.h): an application
+ * holding the key ignores the header from anyone else, clients included.
+ *
  * Other limits: the responses of replayed updates are assumed as long as
- * the logged ones (they are read and thrown away by that count); aux
- * requests a replay makes reach the aux server again (the aux logger's
- * diversion is not built); X-Craft-Txn is not stripped from clients' own
- * requests.
+ * the logged ones (they are read and thrown away by that count).
  *
  * Bounds: max_jobs connections at once (more: RST, counted), max_txns
  * transactions per connection, max_replay_bytes / max_resend_bytes /
@@ -68,7 +73,8 @@ struct recovery_alternate {
 };
 
 struct recovery_config {
-	struct sockaddr_in logger; /* where CONN_QUERY/BYTES_QUERY go; 0 = off */
+	struct sockaddr_in logger;     /* where CONN_QUERY/BYTES_QUERY go; 0 = off */
+	struct sockaddr_in aux_logger; /* [aux_divert] bind of the aux logger; 0 = none */
 	struct recovery_alternate alt[RECOVERY_MAX_ALTERNATES];
 	unsigned nalt;
 	char db[256]; /* failover history; "" = log only */

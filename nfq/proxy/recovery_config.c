@@ -79,6 +79,7 @@ static void dump_alternates(FILE *out, const struct config_key *key, const void 
 #define RC struct recovery_config
 const struct config_key recovery_config_keys[] = {
     CONFIG_IPV4_PORT("recovery", "logger", RC, logger),
+    CONFIG_IPV4_PORT("recovery", "aux_logger", RC, aux_logger),
     CONFIG_CUSTOM_DUMP("recovery", "alternate", parse_alternate, dump_alternates),
     CONFIG_STR("recovery", "db", RC, db),
     CONFIG_U32("recovery", "max_jobs", RC, max_jobs, 1, 4096),

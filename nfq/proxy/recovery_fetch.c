@@ -13,6 +13,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "recovery_fetch.h"
+#include "txn_header_auth.h"
 #include "session_sync.h"
 
 static uint64_t query_id(const struct recovery_job *j, uint32_t item)
@@ -54,14 +55,22 @@ static int add_txns(struct recovery_job *j, const struct ctl_conn_reply *rp)
 		 * the previous one ended (HTTP answers in order). */
 		uint64_t at = j->ntxns ? j->txns[j->ntxns - 1].resp_end : 0;
 		bool begun = (t->state & (CTL_TXN_RESP_BEGUN | CTL_TXN_RESP_DONE)) != 0;
+		bool req_done = (t->state & CTL_TXN_REQ_DONE) != 0;
+		/* A request still arriving (an upload cut by the failure) has no
+		 * end yet: it reaches as far as the client bytes the logger saw,
+		 * and the client sends the rest to the alternate. */
+		uint64_t req_end = t->req_end;
+		if (!req_done && req_end < t->req_start)
+			req_end =
+			    j->last_client_byte > t->req_start ? j->last_client_byte : t->req_start;
 		j->txns[j->ntxns++] = (struct recovery_txn){
 		    .ordinal = (uint16_t)t->ordinal,
 		    .read_only = (t->tags & 2u) != 0,
 		    .deterministic = (t->tags & 1u) != 0,
-		    .request_complete = (t->state & CTL_TXN_REQ_DONE) != 0,
+		    .request_complete = req_done,
 		    .response_complete = (t->state & CTL_TXN_RESP_DONE) != 0,
 		    .req_start = t->req_start,
-		    .req_end = t->req_end,
+		    .req_end = req_end,
 		    .resp_start = begun ? t->resp_start : at,
 		    .resp_end = begun ? t->resp_end : at,
 		};
@@ -373,12 +382,17 @@ bool rj_check_swallowed(struct recovery_job *j, const uint8_t *buf, size_t n, ui
 /* With an agent, the alternate runs the application that takes over the
  * session: each replayed request tells it the ID the logger (and the
  * failed backend) gave it, after its request line (README of nfq/agent). */
-static int add_txn_headers(struct recovery_job *j)
+int rj_add_txn_headers(struct recovery_job *j)
 {
 	if (j->nhdr == 0)
 		return 0;
-	char hdr[64];
-	size_t add = (size_t)j->nhdr * (size_t)session_sync_txn_header(0, hdr, sizeof(hdr));
+	char hdr[TXN_AUTH_HEADERS_LEN + 1];
+	size_t add = (size_t)j->nhdr * TXN_AUTH_HEADERS_LEN;
+	/* the replay connection, as the alternate sees it: the tag binds to it */
+	const struct txn_auth_conn tc = {.client_ip = j->r->px->cfg.ivip.s_addr,
+					 .client_port = j->ivip_port,
+					 .server_ip = j->alt.sin_addr.s_addr,
+					 .server_port = ntohs(j->alt.sin_port)};
 	uint8_t *out = malloc(j->replay_len + add + 1);
 	if (!out)
 		return -1;
@@ -396,7 +410,7 @@ static int add_txn_headers(struct recovery_job *j)
 		uint64_t cut = (uint64_t)(eol - j->replay) + 2;
 		memcpy(out + o, j->replay + from, cut - from);
 		o += cut - from;
-		int n = session_sync_txn_header(j->hdr_txn[i], hdr, sizeof(hdr));
+		int n = txn_auth_headers(&j->r->agent_key, j->hdr_txn[i], &tc, hdr, sizeof(hdr));
 		memcpy(out + o, hdr, (size_t)n);
 		o += (uint64_t)n;
 		from = cut;
@@ -427,5 +441,5 @@ int rj_fetch_complete(struct recovery_job *j)
 		held += CTL_BYTES_MAX;
 	recovery_mask_http_date(j->compare, held < j->compare_len ? held : j->compare_len,
 				&j->mask);
-	return j->agent.sin_family ? add_txn_headers(j) : 0;
+	return 0; /* the X-Craft-Txn headers need the port: rj_add_txn_headers */
 }

@@ -15,4 +15,8 @@ int rj_fetch_pump(struct recovery_job *j, uint64_t now_ms);
 int rj_fetch_complete(struct recovery_job *j);
 bool rj_check_swallowed(struct recovery_job *j, const uint8_t *buf, size_t n, uint64_t pos);
 
+/* With an agent: inserts the authenticated X-Craft-Txn headers (needs
+ * j->ivip_port). 0 or -1 (detail set). */
+int rj_add_txn_headers(struct recovery_job *j);
+
 #endif

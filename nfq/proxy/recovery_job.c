@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "proxy_splice.h"
 #include "recovery_agent.h"
+#include "recovery_aux.h"
 #include "recovery_fetch.h"
 #include "seq.h"
 #include "tcp_options.h"
@@ -90,6 +91,8 @@ void rj_finish(struct recovery_job *j, const char *outcome, uint64_t now_ms)
 	struct proxy *px = r->px;
 	bool ok = strcmp(outcome, "recovered") == 0;
 	j->end_us = realtime_us();
+	recovery_aux_notify(&r->ch, &r->cfg.aux_logger, j->alt.sin_addr.s_addr, j->splice_id, false,
+			    0);
 	if (!ok) {
 		/* The client must not wait on a splice that leads nowhere. RST at
 		 * its acknowledged point: the one sequence it accepts at once. */
@@ -161,6 +164,8 @@ int rj_start(struct recovery *r, struct recovery_job *j, struct splice_entry *e,
 	j->detected_us = detected_us ? detected_us : realtime_us();
 	j->start_us = realtime_us();
 	j->deadline_ms = now_ms + r->cfg.job_timeout_ms;
+	recovery_aux_notify(&r->ch, &r->cfg.aux_logger, j->alt.sin_addr.s_addr, j->splice_id, true,
+			    r->cfg.job_timeout_ms + 1000);
 	rj_send_conn_query(j, now_ms);
 	return 0;
 }
@@ -186,6 +191,10 @@ static void start_connect(struct recovery_job *j, uint64_t now_ms)
 	}
 	j->fd = fd;
 	j->state = RJ_CONNECT;
+	if (j->agent.sin_family && rj_add_txn_headers(j) < 0) {
+		j->r->c.log_incomplete++;
+		fail(j, "failed", now_ms);
+	}
 }
 
 static void fetch_step(struct recovery_job *j, uint64_t now_ms)

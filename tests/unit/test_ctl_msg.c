@@ -197,6 +197,57 @@ START_TEST(roundtrips)
 }
 END_TEST
 
+/* AUX_DIVERT: the layout by hand, a round trip, and every refusal the
+ * aux logger relies on (an END with a ttl, a START without one or over
+ * the ceiling, no alternate, an unknown op, reserved bytes). */
+START_TEST(aux_divert)
+{
+	struct ctl_msg m = {.type = CTL_AUX_DIVERT};
+	m.u.aux = (struct ctl_aux_divert){.alternate_ip = htonl(0xC612020Cu), /* 198.18.2.12 */
+					  .op = CTL_AUX_START,
+					  .job_id = 0x0102030405060708ull,
+					  .ttl_ms = 30000};
+	roundtrip(&m, 4 + 24);
+	uint8_t buf[CTL_MSG_MAX];
+	ck_assert_int_eq(ctl_msg_encode(&m, buf, sizeof(buf)), 28);
+	static const uint8_t want[28] = {1, 7, 0, 24, 198, 18, 2, 12, 1,    0,	  0, 0, 1, 2,
+					 3, 4, 5, 6,  7,   8,  0, 0,  0x75, 0x30, 0, 0, 0, 0};
+	ck_assert_mem_eq(buf, want, sizeof(want));
+	ck_assert_uint_eq(CTL_AUTH_TYPE(CTL_AUX_DIVERT), 0x0307);
+	struct ctl_msg d;
+	ck_assert_int_eq(ctl_msg_decode(buf, 28, &d), 0);
+	ck_assert_mem_eq(&d.u.aux, &m.u.aux, sizeof(m.u.aux));
+	char line[256];
+	ctl_msg_format(&d, line, sizeof(line));
+	ck_assert_str_eq(line, "aux_divert alternate=198.18.2.12 op=start job=72623859790382856 "
+			       "ttl_ms=30000");
+
+	struct ctl_msg bad = m;
+	bad.u.aux.op = CTL_AUX_END; /* an END carries no ttl */
+	ck_assert_int_eq(ctl_msg_encode(&bad, buf, sizeof(buf)), -EINVAL);
+	bad.u.aux.ttl_ms = 0;
+	ck_assert_int_eq(ctl_msg_encode(&bad, buf, sizeof(buf)), 28);
+	bad = m;
+	bad.u.aux.ttl_ms = 0;
+	ck_assert_int_eq(ctl_msg_encode(&bad, buf, sizeof(buf)), -EINVAL);
+	bad.u.aux.ttl_ms = CTL_AUX_TTL_MAX_MS + 1;
+	ck_assert_int_eq(ctl_msg_encode(&bad, buf, sizeof(buf)), -EINVAL);
+	bad = m;
+	bad.u.aux.alternate_ip = 0;
+	ck_assert_int_eq(ctl_msg_encode(&bad, buf, sizeof(buf)), -EINVAL);
+	/* on the wire */
+	ctl_msg_encode(&m, buf, sizeof(buf));
+	buf[8] = 3; /* op */
+	ck_assert_int_eq(ctl_msg_decode(buf, 28, &d), CTL_E_VALUE);
+	ctl_msg_encode(&m, buf, sizeof(buf));
+	buf[9] = 1; /* reserved after op */
+	ck_assert_int_eq(ctl_msg_decode(buf, 28, &d), CTL_E_RESERVED);
+	ctl_msg_encode(&m, buf, sizeof(buf));
+	buf[27] = 1; /* reserved at the end */
+	ck_assert_int_eq(ctl_msg_decode(buf, 28, &d), CTL_E_RESERVED);
+}
+END_TEST
+
 /* The byte layout recovery depends on, written out by hand. */
 START_TEST(bytes_layout)
 {
@@ -243,11 +294,11 @@ START_TEST(refusals)
 	MUTATE(0, 2, CTL_E_VERSION);
 	MUTATE(0, 0, CTL_E_VERSION);
 	MUTATE(1, 0, CTL_E_TYPE);
-	MUTATE(1, 7, CTL_E_TYPE);
+	MUTATE(1, 8, CTL_E_TYPE); /* 7 is AUX_DIVERT */
 	MUTATE(1, 0xFF, CTL_E_TYPE);
 	MUTATE(1, CTL_BACKEND_RECOVERED, CTL_E_LENGTH);
 	MUTATE(4 + 6, 0, CTL_E_VALUE);	  /* cause 0 */
-	MUTATE(4 + 6, 4, CTL_E_VALUE);	  /* cause 4 */
+	MUTATE(4 + 6, 5, CTL_E_VALUE);	  /* cause 5 */
 	MUTATE(4 + 7, 2, CTL_E_RESERVED); /* flag bit 1 */
 	MUTATE(4 + 7, 0x80, CTL_E_RESERVED);
 	memcpy(bad, buf, (size_t)n);
@@ -421,6 +472,7 @@ Suite *ctl_msg_suite(void)
 	Suite *s = suite_create("ctl_msg");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, roundtrips);
+	tcase_add_test(tc, aux_divert);
 	tcase_add_test(tc, bytes_layout);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, garbage);

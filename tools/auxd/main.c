@@ -18,10 +18,15 @@
  * rule: protocol line, id = craft, line_response = line,
  * line_pattern = "^craft[0-9a-f]+ (OK|NO|BAD)".
  *
+ * A slow mail store, for the tests that need the aux server's answer to be
+ * on its way while a backend dies (auxd.delay, auxd.delay_to): a SEND to a
+ * recipient beginning with delay_to ("" = every SEND) is counted at once
+ * and answered `delay` later; the connection's later lines wait behind it.
+ *
  *   craft-auxd -o auxd.listen=198.18.3.10:7000 [--stats-file PATH]
- * Sections [auxd] (listen, max_conns, max_txns, max_line, idle_timeout)
- * and [daemon] (service.h). Bounded: connections, lines, the table, the
- * output of one connection (max_line + the STATS listing). */
+ * Sections [auxd] (listen, max_conns, max_txns, max_line, idle_timeout,
+ * delay, delay_to) and [daemon] (service.h). Bounded: connections, lines,
+ * the table, the output of one connection (max_line + the STATS listing). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +50,8 @@ struct auxd_config {
 	struct sockaddr_in listen;
 	uint32_t max_conns, max_txns, max_line;
 	uint64_t idle_timeout_ms;
+	uint64_t delay_ms; /* answer a matching SEND this much later */
+	char delay_to[TO_MAX + 1];
 };
 
 struct aux_txn {
@@ -62,6 +69,7 @@ struct aux_conn {
 	size_t out_len, out_off;
 	bool writing, closing;
 	uint64_t last_ms;
+	uint64_t hold_until; /* delay: nothing is sent before (monotonic ms) */
 };
 
 struct auxd {
@@ -71,7 +79,7 @@ struct auxd {
 	struct aux_conn *conns;
 	struct aux_txn *txns;
 	uint32_t ntxns;
-	uint64_t total, conns_total, refused, bad, full, long_lines, noops;
+	uint64_t total, conns_total, refused, bad, full, long_lines, noops, delayed;
 	uint32_t ticks;
 };
 
@@ -81,6 +89,8 @@ static const struct config_key auxd_keys[] = {
     CONFIG_U32("auxd", "max_txns", struct auxd_config, max_txns, 1, 1u << 20),
     CONFIG_U32("auxd", "max_line", struct auxd_config, max_line, 64, 1u << 20),
     CONFIG_DURATION_MS("auxd", "idle_timeout", struct auxd_config, idle_timeout_ms, 100, 3600000),
+    CONFIG_DURATION_MS("auxd", "delay", struct auxd_config, delay_ms, 0, 60000),
+    CONFIG_STR("auxd", "delay_to", struct auxd_config, delay_to),
     {0},
 };
 
@@ -191,6 +201,10 @@ static void one_line(struct auxd *d, struct aux_conn *c, char *line)
 	}
 	t->count++;
 	d->total++;
+	if (d->cfg.delay_ms && !strncmp(to, d->cfg.delay_to, strlen(d->cfg.delay_to))) {
+		d->delayed++;
+		c->hold_until = monotonic_ms() + d->cfg.delay_ms;
+	}
 	if (t->count > 1)
 		log_warn("transaction %016" PRIx64 " received %u times", id, t->count);
 	out_fmt(c, "%s OK %u\n", w0, t->count);
@@ -207,6 +221,12 @@ static void watch(struct aux_conn *c, bool out)
 /* false when closed */
 static bool flush_out(struct aux_conn *c)
 {
+	if (c->hold_until && monotonic_ms() < c->hold_until) {
+		if (c->writing) /* the tick sends it; do not spin on EPOLLOUT */
+			watch(c, false);
+		return true;
+	}
+	c->hold_until = 0;
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -306,9 +326,13 @@ static void on_tick(struct event_loop *loop, uint64_t expirations, void *arg)
 	(void)expirations;
 	struct auxd *d = arg;
 	uint64_t now = monotonic_ms();
-	for (uint32_t i = 0; i < d->cfg.max_conns; i++)
-		if (d->conns[i].fd >= 0 && now - d->conns[i].last_ms > d->cfg.idle_timeout_ms)
-			conn_close(&d->conns[i]);
+	for (uint32_t i = 0; i < d->cfg.max_conns; i++) {
+		struct aux_conn *c = &d->conns[i];
+		if (c->fd >= 0 && c->hold_until && now >= c->hold_until)
+			flush_out(c); /* a delayed answer is due */
+		else if (c->fd >= 0 && !c->hold_until && now - c->last_ms > d->cfg.idle_timeout_ms)
+			conn_close(c);
+	}
 }
 
 static void collect(void *arg, struct stats_report *r)
@@ -321,6 +345,7 @@ static void collect(void *arg, struct stats_report *r)
 	stats_add(r, NULL, "txns", d->ntxns);
 	stats_add(r, NULL, "duplicates", dups);
 	stats_add(r, NULL, "noops", d->noops);
+	stats_add(r, NULL, "delayed", d->delayed);
 	stats_add(r, NULL, "conns", d->conns_total);
 	stats_add(r, NULL, "conns_refused", d->refused);
 	stats_add(r, NULL, "bad", d->bad);
@@ -352,7 +377,7 @@ static int setup(struct auxd *d, struct event_loop *loop)
 	}
 	int rc = event_loop_add_fd(loop, d->lfd, EPOLLIN, on_accept, d);
 	if (rc == 0)
-		rc = event_loop_add_timer(loop, 1000, on_tick, d);
+		rc = event_loop_add_timer(loop, d->cfg.delay_ms ? 10 : 1000, on_tick, d);
 	if (rc >= 0)
 		log_notice("listening on %s:%u", inet_ntoa(d->cfg.listen.sin_addr),
 			   ntohs(d->cfg.listen.sin_port));

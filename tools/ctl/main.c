@@ -58,30 +58,31 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: craft-ctl listen (--key FILE --bind ADDR:PORT | --unix PATH)\n"
-		     "                        [--count N] [--timeout DUR] [--allow-sender ID]\n"
-		     "       craft-ctl send (--key FILE --to ADDR:PORT [--sender-id N] [--twice]\n"
-		     "                       [--no-auth] | --unix PATH [--wait DUR])\n"
-		     "                      TYPE [field=value ...]\n"
-		     "       craft-ctl send --to ADDR:PORT --garbage N\n"
-		     "       craft-ctl fetch (--unix PATH | --key FILE --to ADDR:PORT) --out FILE\n"
-		     "                       [--wait DUR] [bytes fields ...]\n"
-		     "Prints or injects logger <-> recovery control messages (ctl_msg.h).\n"
-		     "TYPE and fields (the names listen prints):\n"
-		     "  failed    backend= cause=confirm_timeout|probe_failed|idle_probe event=\n"
-		     "            detected_us= latency_us= suspect_us= timeout_us= oldest_txn=\n"
-		     "            oldest_conn= conns_affected= conns_waiting= txns_outstanding=\n"
-		     "  recovered backend= event= recovered_us= down_us=\n"
-		     "  query     query= conn= client= server= first= max= flags=\n"
-		     "  reply     query= conn= status=ok|unknown_conn|busy|unsupported\n"
-		     "  bytes     query= conn= client= server= stream=server|client offset=\n"
-		     "            length= (1..1024)\n"
-		     "  bytes_reply query= conn= status=...|not_held stream= offset=\n"
-		     "Times default to now; backend, client and server are ADDR:PORT.\n"
-		     "  --twice      send the same authenticated datagram twice (a replay)\n"
-		     "  --no-auth    send the message over UDP without authentication\n"
-		     "  --garbage N  send N random bytes\n"
-		     "Exit: 0 ok, 1 timeout before --count messages, 2 usage or error.\n");
+	fprintf(out,
+		"Usage: craft-ctl listen (--key FILE --bind ADDR:PORT | --unix PATH)\n"
+		"                        [--count N] [--timeout DUR] [--allow-sender ID]\n"
+		"       craft-ctl send (--key FILE --to ADDR:PORT [--sender-id N] [--twice]\n"
+		"                       [--no-auth] | --unix PATH [--wait DUR])\n"
+		"                      TYPE [field=value ...]\n"
+		"       craft-ctl send --to ADDR:PORT --garbage N\n"
+		"       craft-ctl fetch (--unix PATH | --key FILE --to ADDR:PORT) --out FILE\n"
+		"                       [--wait DUR] [bytes fields ...]\n"
+		"Prints or injects logger <-> recovery control messages (ctl_msg.h).\n"
+		"TYPE and fields (the names listen prints):\n"
+		"  failed    backend= cause=confirm_timeout|probe_failed|idle_probe|manual event=\n"
+		"            detected_us= latency_us= suspect_us= timeout_us= oldest_txn=\n"
+		"            oldest_conn= conns_affected= conns_waiting= txns_outstanding=\n"
+		"  recovered backend= event= recovered_us= down_us=\n"
+		"  query     query= conn= client= server= first= max= flags=\n"
+		"  reply     query= conn= status=ok|unknown_conn|busy|unsupported\n"
+		"  bytes     query= conn= client= server= stream=server|client offset=\n"
+		"            length= (1..1024)\n"
+		"  bytes_reply query= conn= status=...|not_held stream= offset=\n"
+		"Times default to now; backend, client and server are ADDR:PORT.\n"
+		"  --twice      send the same authenticated datagram twice (a replay)\n"
+		"  --no-auth    send the message over UDP without authentication\n"
+		"  --garbage N  send N random bytes\n"
+		"Exit: 0 ok, 1 timeout before --count messages, 2 usage or error.\n");
 }
 
 /* ---- building a message from field=value words -------------------------- */
@@ -169,7 +170,8 @@ static int reply_field(const char *k, const char *v, uint64_t *query, uint64_t *
 
 static int set_field(struct ctl_msg *m, const char *k, const char *v)
 {
-	static const char *const causes[] = {"confirm_timeout", "probe_failed", "idle_probe", NULL};
+	static const char *const causes[] = {"confirm_timeout", "probe_failed", "idle_probe",
+					     "manual", NULL};
 	static const char *const streams[] = {"server", "client", NULL};
 	switch (m->type) {
 	case CTL_BACKEND_FAILED: {
@@ -257,18 +259,32 @@ static int set_field(struct ctl_msg *m, const char *k, const char *v)
 			return field_u64(v, &r->offset);
 		break;
 	}
+	case CTL_AUX_DIVERT: {
+		static const char *const ops[] = {"start", "end", NULL};
+		struct ctl_aux_divert *a = &m->u.aux;
+		uint16_t port;
+		if (!strcmp(k, "alternate")) /* ADDR:PORT like the other addresses */
+			return field_addr(v, &a->alternate_ip, &port);
+		if (!strcmp(k, "op"))
+			return field_name(v, ops, CTL_AUX_START, &a->op);
+		if (!strcmp(k, "job"))
+			return field_u64(v, &a->job_id);
+		if (!strcmp(k, "ttl_ms"))
+			return field_u32(v, &a->ttl_ms);
+		break;
+	}
 	}
 	return -1;
 }
 
 int msg_from_words(int argc, char **argv, struct ctl_msg *m)
 {
-	static const char *const types[] = {"failed", "recovered",   "query", "reply",
-					    "bytes",  "bytes_reply", NULL};
+	static const char *const types[] = {"failed", "recovered",   "query",	   "reply",
+					    "bytes",  "bytes_reply", "aux_divert", NULL};
 	uint8_t t;
 	if (argc < 1 || field_name(argv[0], types, 1, &t) < 0) {
-		log_err("send: TYPE must be failed, recovered, query, reply, bytes or "
-			"bytes_reply");
+		log_err("send: TYPE must be failed, recovered, query, reply, bytes, "
+			"bytes_reply or aux_divert");
 		return -1;
 	}
 	memset(m, 0, sizeof(*m));
@@ -286,6 +302,10 @@ int msg_from_words(int argc, char **argv, struct ctl_msg *m)
 		m->u.query.flags = CTL_QUERY_MARKS | CTL_QUERY_TXNS;
 	} else if (m->type == CTL_BYTES_QUERY) {
 		m->u.bytes_query.length = CTL_BYTES_MAX;
+	} else if (m->type == CTL_AUX_DIVERT) {
+		m->u.aux.op = CTL_AUX_START;
+		m->u.aux.job_id = 1;
+		m->u.aux.ttl_ms = 30000;
 	}
 	for (int i = 1; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
@@ -299,6 +319,8 @@ int msg_from_words(int argc, char **argv, struct ctl_msg *m)
 			return -1;
 		}
 	}
+	if (m->type == CTL_AUX_DIVERT && m->u.aux.op == CTL_AUX_END)
+		m->u.aux.ttl_ms = 0; /* an END carries no ttl */
 	uint8_t buf[CTL_MSG_MAX];
 	if (ctl_msg_encode(m, buf, sizeof(buf)) < 0) {
 		log_err("send: the message is incomplete (backend= is required for failed and "

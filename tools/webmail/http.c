@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "txn_header_auth.h"
 #include "txn_parser.h"
 #include "webmail.h"
 
@@ -201,11 +202,32 @@ static void parse_cookie(const char *v, size_t len, char *out)
 	}
 }
 
-static uint64_t next_txn(struct webmail *w, struct wm_conn *c, const char *hdr, size_t hlen)
+/* With the cluster key, X-Craft-Txn counts only with its tag for this
+ * connection (txn_header_auth.h); a client's own header is ignored. */
+static bool txn_header_believed(struct webmail *w, const struct wm_conn *c, uint64_t id,
+				const char *tag, size_t tlen)
+{
+	if (!w->have_txn_key)
+		return true;
+	const struct txn_auth_conn tc = {.client_ip = htonl(c->peer_ip),
+					 .client_port = c->peer_port,
+					 .server_ip = htonl(c->local_ip),
+					 .server_port = c->local_port};
+	if (tag && txn_auth_verify(&w->txn_key, id, &tc, tag, tlen) == 0)
+		return true;
+	w->c.txn_header_refused++;
+	log_debug("X-Craft-Txn %016llx from %08x:%u %s: ignored", (unsigned long long)id,
+		  c->peer_ip, c->peer_port, tag ? "with a wrong tag" : "without a tag");
+	return false;
+}
+
+static uint64_t next_txn(struct webmail *w, struct wm_conn *c, const char *hdr, size_t hlen,
+			 const char *tag, size_t tlen)
 {
 	uint64_t id;
 	c->ordinal++;
-	if (hdr && w->cfg.trust_txn_header && txn_id_parse(hdr, hlen, &id) == 0 && id) {
+	if (hdr && w->cfg.trust_txn_header && txn_id_parse(hdr, hlen, &id) == 0 && id &&
+	    txn_header_believed(w, c, id, tag, tlen)) {
 		c->alias_txn = id;
 		c->alias_ord = c->ordinal;
 		w->c.txn_header++;
@@ -298,8 +320,10 @@ static int one_request(struct webmail *w, struct wm_conn *c)
 	}
 	if ((v = find_header(in, head_len, "Cookie", &vlen)))
 		parse_cookie(v, vlen, req.cookie);
+	size_t tlen = 0;
+	const char *tag = find_header(in, head_len, TXN_AUTH_HEADER_NAME, &tlen);
 	v = find_header(in, head_len, SESSION_SYNC_TXN_HEADER_NAME, &vlen);
-	req.txn_id = next_txn(w, c, v, v ? vlen : 0);
+	req.txn_id = next_txn(w, c, v, v ? vlen : 0, tag, tlen);
 	req.body = in + head_len;
 	req.body_len = (size_t)clen;
 	w->c.requests++;
@@ -386,6 +410,9 @@ static void on_accept(struct event_loop *loop, int fd, uint32_t events, void *ar
 		    accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return;
+		struct sockaddr_in local = {0};
+		socklen_t llen = sizeof(local);
+		getsockname(cfd, (struct sockaddr *)&local, &llen); /* the tag's server end */
 		struct wm_conn *c = NULL;
 		for (uint32_t j = 0; j < w->cfg.max_conns && !c; j++)
 			if (w->conns[j].fd < 0)
@@ -400,6 +427,8 @@ static void on_accept(struct event_loop *loop, int fd, uint32_t events, void *ar
 				      .w = w,
 				      .peer_ip = ntohl(peer.sin_addr.s_addr),
 				      .peer_port = ntohs(peer.sin_port),
+				      .local_ip = ntohl(local.sin_addr.s_addr),
+				      .local_port = ntohs(local.sin_port),
 				      .in = in,
 				      .last_ms = monotonic_ms()};
 		if (event_loop_add_fd(loop, cfd, EPOLLIN, on_conn, c) < 0) {

@@ -39,6 +39,7 @@ const struct config_key webmail_config_keys[] = {
     CONFIG_DURATION_MS("webmail", "idle_timeout", struct webmail_config, idle_timeout_ms, 100,
 		       3600000),
     CONFIG_BOOL("webmail", "trust_txn_header", struct webmail_config, trust_txn_header),
+    CONFIG_STR("webmail", "txn_key_file", struct webmail_config, txn_key_file),
     CONFIG_BOOL("webmail", "sync_fail_refuse", struct webmail_config, sync_fail_refuse),
     {0},
 };
@@ -98,6 +99,7 @@ static void collect(void *arg, struct stats_report *r)
 	stats_add(r, NULL, "nondet_saved", c->nondet_saved);
 	stats_add(r, NULL, "nondet_save_failed", c->nondet_save_failed);
 	stats_add(r, NULL, "txn_header", c->txn_header);
+	stats_add(r, NULL, "txn_header_refused", c->txn_header_refused);
 	stats_add(r, NULL, "replayed_responses", c->replayed_responses);
 	stats_add(r, NULL, "regen_used", c->regen_used);
 	stats_add(r, NULL, "applied", c->applied);
@@ -148,6 +150,17 @@ static int setup(struct main_ctx *m, struct service *svc)
 	}
 	crypto_generichash(w->hmac_key, sizeof(w->hmac_key), (const uint8_t *)w->cfg.secret,
 			   strlen(w->cfg.secret), NULL, 0);
+	if (w->cfg.txn_key_file[0]) {
+		int krc = auth_key_load_file(w->cfg.txn_key_file, &w->txn_key, err, sizeof(err));
+		if (krc < 0) {
+			log_err("webmail.txn_key_file: %s", err);
+			return krc;
+		}
+		w->have_txn_key = true;
+	} else if (w->cfg.trust_txn_header) {
+		log_warn("X-Craft-Txn is believed without authentication: any client can pick "
+			 "a transaction ID (set webmail.txn_key_file)");
+	}
 	w->conns = calloc(w->cfg.max_conns, sizeof(*w->conns));
 	w->sessions = calloc(w->cfg.max_sessions, sizeof(*w->sessions));
 	w->aids = calloc(w->cfg.max_aids, sizeof(*w->aids));
@@ -195,6 +208,7 @@ static void teardown(struct main_ctx *m)
 	}
 	session_apply_close(w->apply);
 	w->apply = NULL;
+	auth_key_wipe(&w->txn_key);
 }
 
 static void free_all(struct main_ctx *m)

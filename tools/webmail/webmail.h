@@ -35,11 +35,19 @@
  * compute the same ID without any cooperation. The client's real address
  * is never needed. During recovery the alternate sees a NEW connection
  * (another proxy port), so recovery must say which old IDs the replayed
- * requests had: a request carrying "X-Craft-Txn: <16 hex>" (trusted when
- * webmail.trust_txn_header is on; the proxy must strip it from client
- * requests) gets that ID, and later requests on the same connection
- * without the header continue from it (next ordinal). The logger's
- * txn_parser reads the same header (id = X-Craft-Txn).
+ * requests had: a request carrying "X-Craft-Txn: <16 hex>" gets that ID,
+ * and later requests on the same connection without the header continue
+ * from it (next ordinal). The logger's txn_parser reads the same header
+ * (id = X-Craft-Txn). A client can send that header too (the proxies
+ * splice its bytes untouched), and with it pick another transaction's ID:
+ * the login cookie of someone else's session, a "replay" of someone
+ * else's send. So with webmail.txn_key_file (the cluster key) the header
+ * counts only together with a valid "X-Craft-Txn-Auth" tag for this very
+ * connection (txn_header_auth.h: the recovery manager adds it); without
+ * it the request is numbered as if the header were absent
+ * (txn_header_refused). Without a key file the header is believed as is
+ * (trust_txn_header, the old behaviour, warned about at start); with
+ * trust_txn_header off it is always ignored.
  *
  * Session state: the session (user, messages, next id) serialised as one
  * blob (webmail_session_encode) is pushed through session_sync after
@@ -58,6 +66,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth_msg.h"
 #include "event_loop.h"
 #include "session_apply.h"
 #include "session_sync.h"
@@ -84,7 +93,8 @@ struct webmail_config {
 	uint32_t max_conns, max_sessions, max_messages, max_aids;
 	uint64_t max_body, max_static, idle_timeout_ms;
 	bool trust_txn_header;
-	bool sync_fail_refuse; /* a failed synchronous save answers 503 */
+	char txn_key_file[256]; /* cluster key: X-Craft-Txn needs its tag */
+	bool sync_fail_refuse;	/* a failed synchronous save answers 503 */
 };
 
 struct wm_message {
@@ -118,8 +128,8 @@ struct webmail;
 struct wm_conn {
 	int fd;
 	struct webmail *w;
-	uint32_t peer_ip;
-	uint16_t peer_port;
+	uint32_t peer_ip, local_ip; /* host order */
+	uint16_t peer_port, local_port;
 	uint32_t ordinal;   /* requests read on this connection */
 	uint64_t alias_txn; /* X-Craft-Txn seen (0 = none) */
 	uint32_t alias_ord; /* ... on this ordinal */
@@ -136,7 +146,7 @@ struct wm_counters {
 	uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
 	uint64_t logins, inbox, composes, sends, logouts, randoms, dice, clocks, statics;
 	uint64_t aux_ok, aux_failed, pushes_failed, nondet_saved, nondet_save_failed;
-	uint64_t txn_header, replayed_responses, regen_used, sessions_full;
+	uint64_t txn_header, txn_header_refused, replayed_responses, regen_used, sessions_full;
 	uint64_t applied, apply_refused, apply_deleted, aids_received, aids_evicted;
 };
 
@@ -151,7 +161,9 @@ struct webmail {
 	struct session_sync *sync; /* NULL: no alternate configured */
 	struct session_apply *apply;
 	uint8_t hmac_key[32];
-	uint8_t *blob; /* STATE_BLOB_MAX scratch */
+	bool have_txn_key;
+	struct auth_key txn_key; /* txn_key_file */
+	uint8_t *blob;		 /* STATE_BLOB_MAX scratch */
 	struct wm_counters c;
 };
 
