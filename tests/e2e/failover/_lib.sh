@@ -15,7 +15,10 @@
 # FO_PORT (the backends' port, 80: nginx) and FO_BEFORE_LOGGER (a function
 # run once the test bed is up, e.g. to start other servers on b1 and b2),
 # FO_AGENT (the alternate's craft-agent ADDR:PORT for recovery) and
-# FO_PROBE (the logger's liveness probe request line). After it: VIP, B1, B2, KEY, PX_* (see
+# FO_PROBE (the logger's liveness probe request line), FO_DETECT (yes; no
+# turns detection off), FO_DETECT_K,
+# FO_DETECT_FLOOR, FO_DETECT_CEILING, FO_DETECT_CONFIRM and FO_PROBE_TIMEOUT
+# (the detection config). After it: VIP, B1, B2, KEY, PX_* (see
 # tests/e2e/splice/_lib.sh), LG_* (tests/e2e/logger/_lib.sh), PX_DB (the
 # proxy's failover history).
 # shellcheck source=tests/e2e/splice/_lib.sh
@@ -31,6 +34,13 @@ FO_BEFORE_LOGGER=${FO_BEFORE_LOGGER:-}
 FO_PORT=${FO_PORT:-80}
 FO_AGENT=${FO_AGENT:-}
 FO_PROBE=${FO_PROBE:-HEAD /1k HTTP/1.0}
+# The logger's failure detection (the bench may choose its own; the
+# scenarios keep these, which detect without false alarms on a busy host).
+FO_DETECT_K=${FO_DETECT_K:-4}
+FO_DETECT_FLOOR=${FO_DETECT_FLOOR:-200ms}
+FO_DETECT_CEILING=${FO_DETECT_CEILING:-2000ms}
+FO_DETECT_CONFIRM=${FO_DETECT_CONFIRM:-300ms}
+FO_PROBE_TIMEOUT=${FO_PROBE_TIMEOUT:-300ms}
 
 # The proxy: one pool "web" of b1 (b2 takes over when b1 fails).
 # shellcheck disable=SC2317 # replaces the splice group's version
@@ -76,17 +86,17 @@ counters_interval = 1s
 [flows]
 linger_timeout = 30s
 [detect]
-enabled = yes
-k = 4
-floor = 200ms
-ceiling = 2000ms
-confirm = 300ms
+enabled = ${FO_DETECT:-yes}
+k = $FO_DETECT_K
+floor = $FO_DETECT_FLOOR
+ceiling = $FO_DETECT_CEILING
+confirm = $FO_DETECT_CONFIRM
 min_samples = 8
 idle_probe = 300ms
 recover_probes = 2
 tick = 10ms
 [probe]
-timeout = 300ms
+timeout = $FO_PROBE_TIMEOUT
 send = "$FO_PROBE\\\\r\\\\n\\\\r\\\\n"
 [control]
 bind = $(topo_addr lg):7600
@@ -111,8 +121,22 @@ fo_setup() {
 }
 
 # fo_kill_link ROLE: takes ROLE's only interface down: its kernel can no
-# longer send a FIN or RST, exactly like a machine that lost power.
-fo_kill_link() { topo_exec "$1" ip link set eth0 down; }
+# longer send a FIN or RST, exactly like a machine that lost power. Its
+# routes (which go with the link) are kept for fo_revive_link.
+fo_kill_link() {
+  topo_exec "$1" ip -4 route show >"$TOPO_DIR/routes.$1"
+  topo_exec "$1" ip link set eth0 down
+}
+
+# fo_revive_link ROLE: the link back up, with the routes it had.
+fo_revive_link() {
+  local line
+  topo_exec "$1" ip link set eth0 up
+  while read -r line; do
+    # shellcheck disable=SC2086 # a route is several words
+    topo_exec "$1" ip route replace $line 2>/dev/null || true
+  done <"$TOPO_DIR/routes.$1"
+}
 
 # fo_rows: the proxy's failover history, one line per event. With
 # FO_SAVE_DB set (the demo), a copy of the database is left there.
@@ -125,7 +149,7 @@ fo_rows() {
 # fo_aux_stats ADDR: craft-auxd's STATS answer (first line "total N distinct
 # N duplicates N", then one line per transaction ID), asked from aux.
 fo_aux_stats() {
-  topo_exec aux timeout 5 python3 -c '
+  topo_exec aux timeout 15 python3 -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 7000), timeout=5)
 s.sendall(b"STATS\n")
