@@ -1,22 +1,38 @@
-/* craft-recover - the recovery plan of one logged connection, by hand: what
+/* craft-recover - the recovery of a failed backend by hand: its plan, and
+ * the recovery itself.
+ *
+ * The plan of one logged connection: what
  * the proxy's recovery manager (nfq/proxy/recovery.h) would do if the
  * connection's backend failed now. It reads the logger's database (read
  * only) and, when given the alternate's agent, asks it for T_S and T_A.
  *
- *   craft-recover --db LOGGER_DB (--conn-id N | --client IP:PORT [--server IP:PORT])
+ *   craft-recover --db LOGGER_DB (--conn-id N | --client IP:PORT [--server IP:PORT]
+ *                                 | --backend IP:PORT)
  *                 [--agent ADDR:PORT --key FILE [--sender-id N]] [--t-a N --t-s N]
  *                 --dry-run
+ *   craft-recover --backend IP:PORT --proxy ADDR:PORT [--proxy ...] --key FILE
+ *                 [--sender-id N] [--db LOGGER_DB]
  *
- * Why only a dry run: the recovery itself needs the live splice state and
- * the frozen sockets of the proxy that created the splice; a tool would
- * have to take them over. craft-proxy's [recovery] does it; this prints the
- * numbers (T_L, p, AckCL, AckTL, T_S, T_A, T_R, T_SP, equation 1's resend
- * range and the replay list) for an operator or a test to check. The
- * database lags the live logger by its row delay: a response still in
- * flight is p = last server byte - its start.
+ * --backend plans every connection to that backend the log still has open,
+ * one after the other, as the recovery manager would if it failed now.
  *
- * Exit: 0 plan printed (also "nothing in flight"), 1 no such connection or
- * the log is inconsistent, 2 usage. */
+ * The recovery by hand (no --dry-run): the recovery needs the live splice
+ * state and the frozen sockets of the proxy that created each splice, so
+ * the tool does not take them over; it declares the backend failed to the
+ * proxies' recovery managers exactly as the logger would (an authenticated
+ * BACKEND_FAILED, cause "manual", sent three times with one event id over
+ * the [control] channel), and each proxy recovers the connections it
+ * spliced. For an operator who knows a backend is gone before the logger
+ * does (detection off, or a backend to retire). The proxies' [control]
+ * must accept --sender-id (allow_sender) when it lists senders; the
+ * outcome is in each proxy's failover history (v_failover_history). With
+ * --db, the plans are printed first. The dry run prints the numbers (T_L, p, AckCL, AckTL, T_S,
+ * T_A, T_R, T_SP, equation 1's resend range and the replay list) for an operator or a test to
+ * check. The database lags the live logger by its row delay: a response still in flight is p = last
+ * server byte - its start.
+ *
+ * Exit: 0 plan(s) printed (also "nothing in flight"), 1 no such connection
+ * (or, with --backend, none open) or the log is inconsistent, 2 usage. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "config.h"
+#include "ctl_channel.h"
+#include "event_loop.h"
 #include "recovery_plan.h"
 #include "recovery_plan_agent.h"
 #include "store.h"
@@ -36,8 +55,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct opts {
 	const char *db, *key;
 	int64_t conn_id;
-	struct sockaddr_in client, server, agent;
-	bool have_client, have_server, have_agent, dry_run;
+	struct sockaddr_in client, server, agent, backend;
+	bool have_client, have_server, have_agent, have_backend, dry_run;
+	struct sockaddr_in proxy[CTL_MAX_PEERS];
+	unsigned nproxy;
 	uint32_t t_a, t_s, sender_id;
 	bool have_t;
 };
@@ -46,16 +67,22 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: craft-recover --db FILE (--conn-id N | --client IP:PORT [--server IP:PORT])\n"
+	    "usage: craft-recover --db FILE (--conn-id N | --client IP:PORT [--server IP:PORT]\n"
+	    "                                | --backend IP:PORT)\n"
 	    "                     [--agent ADDR:PORT --key FILE [--sender-id N]]\n"
 	    "                     [--t-a N --t-s N] --dry-run\n"
+	    "       craft-recover --backend IP:PORT --proxy ADDR:PORT [--proxy ...] --key FILE\n"
+	    "                     [--sender-id N] [--db FILE]\n"
 	    "Prints the recovery plan of a connection the logger logged (paper 4.2-4.3):\n"
 	    "T_L, p, AckCL, AckTL, T_S, T_A, T_R, T_SP, the bytes equation 1 resends and\n"
-	    "the transactions replayed to the alternate. The client is the backend side's\n"
+	    "the transactions replayed to the alternate; with --backend, of every connection\n"
+	    "to that backend still open in the log. The client is the backend side's\n"
 	    "(behind the proxies: IVIP:port). T_S/T_A come from --agent (the alternate's\n"
 	    "craft-agent) or --t-a/--t-s; without either they are 0 (every logged update\n"
-	    "is replayed). Recovery itself runs in craft-proxy ([recovery]); this tool only\n"
-	    "plans (--dry-run is required).\n");
+	    "is replayed).\n"
+	    "Without --dry-run: declares the backend failed to each --proxy's [control]\n"
+	    "(authenticated BACKEND_FAILED, cause manual), whose [recovery] then moves every\n"
+	    "connection it spliced to that backend; see its failover history for the outcome.\n");
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -65,11 +92,13 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"conn-id", required_argument, NULL, 'c'},
 	    {"client", required_argument, NULL, 'C'},
 	    {"server", required_argument, NULL, 'S'},
+	    {"backend", required_argument, NULL, 'b'},
 	    {"agent", required_argument, NULL, 'a'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"sender-id", required_argument, NULL, 'i'},
 	    {"t-a", required_argument, NULL, 'A'},
 	    {"t-s", required_argument, NULL, 's'},
+	    {"proxy", required_argument, NULL, 'p'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -78,7 +107,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	char err[128];
 	int opt;
 	o->sender_id = 9998;
-	while ((opt = getopt_long(argc, argv, "d:c:C:S:a:k:i:A:s:nhV", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:c:C:S:b:a:k:i:A:s:p:nhV", lopts, NULL)) != -1) {
 		int rc = 0;
 		switch (opt) {
 		case 'd':
@@ -95,6 +124,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'S':
 			rc = config_parse_ipv4_port(optarg, &o->server, err, sizeof(err));
 			o->have_server = true;
+			break;
+		case 'b':
+			rc = config_parse_ipv4_port(optarg, &o->backend, err, sizeof(err));
+			o->have_backend = true;
 			break;
 		case 'a':
 			rc = config_parse_ipv4_port(optarg, &o->agent, err, sizeof(err));
@@ -115,6 +148,15 @@ static int parse(int argc, char **argv, struct opts *o)
 			rc = config_parse_u32(optarg, 0, 65535, &o->t_s, err, sizeof(err));
 			o->have_t = true;
 			break;
+		case 'p':
+			if (o->nproxy == CTL_MAX_PEERS) {
+				fprintf(stderr, "craft-recover: at most %d --proxy\n",
+					CTL_MAX_PEERS);
+				return -1;
+			}
+			rc = config_parse_ipv4_port(optarg, &o->proxy[o->nproxy++], err,
+						    sizeof(err));
+			break;
 		case 'n':
 			o->dry_run = true;
 			break;
@@ -133,14 +175,12 @@ static int parse(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
-	if (optind != argc || !o->db || (!o->conn_id && !o->have_client) ||
-	    (o->have_agent && !o->key)) {
+	int selectors = (o->conn_id != 0) + o->have_client + o->have_backend;
+	bool plan_ok = o->db && selectors == 1 && (!o->have_server || o->have_client) &&
+		       (!o->have_agent || o->key);
+	bool act_ok = o->have_backend && selectors == 1 && o->nproxy > 0 && o->key;
+	if (optind != argc || (o->dry_run ? !plan_ok || o->nproxy : !act_ok)) {
 		usage(stderr);
-		return -1;
-	}
-	if (!o->dry_run) {
-		fprintf(stderr, "craft-recover: only --dry-run is supported: the recovery itself "
-				"runs in craft-proxy ([recovery])\n");
 		return -1;
 	}
 	return 0;
@@ -283,34 +323,24 @@ static void print_plan(const struct conn_info *ci, const struct recovery_input *
 					   : "");
 }
 
-int main(int argc, char **argv)
+/* Prints the plan of one connection: 0, or -1 after a message. */
+static int plan_one(sqlite3 *db, const struct opts *o)
 {
-	struct opts o = {0};
-	int prc = parse(argc, argv, &o);
-	if (prc != 0)
-		return prc > 0 ? EXIT_OK : EXIT_USAGE;
-	sqlite3 *db = NULL;
-	char err[512];
-	if (store_open_readonly(o.db, &db, err, sizeof(err)) < 0) {
-		fprintf(stderr, "craft-recover: %s: %s\n", o.db, err);
-		return EXIT_FAIL;
-	}
-	int rc = EXIT_FAIL;
 	struct conn_info ci = {0};
 	static struct recovery_txn txns[RECOVERY_MAX_REPLAY];
 	static char summary[RECOVERY_MAX_REPLAY][64];
 	unsigned n = 0;
-	if (find_conn(db, &o, &ci) < 0) {
-		fprintf(stderr, "craft-recover: no such connection in %s\n", o.db);
-		goto out;
+	if (find_conn(db, o, &ci) < 0) {
+		fprintf(stderr, "craft-recover: no such connection in %s\n", o->db);
+		return -1;
 	}
 	if (load_txns(db, &ci, txns, summary, &n) < 0) {
 		fprintf(stderr, "craft-recover: %s\n", sqlite3_errmsg(db));
-		goto out;
+		return -1;
 	}
-	uint16_t t_s = (uint16_t)o.t_s, t_a = (uint16_t)o.t_a;
-	if (o.have_agent && ask_agent(&o, &ci, &t_s, &t_a) < 0)
-		goto out;
+	uint16_t t_s = (uint16_t)o->t_s, t_a = (uint16_t)o->t_a;
+	if (o->have_agent && ask_agent(o, &ci, &t_s, &t_a) < 0)
+		return -1;
 	struct recovery_input in = {
 	    .txns = txns, .ntxns = n, .ack_cl = ci.ack_cl, .t_s = t_s, .t_a = t_a};
 	struct recovery_plan pl;
@@ -318,15 +348,122 @@ int main(int argc, char **argv)
 	if (pr < 0) {
 		fprintf(stderr, "craft-recover: conn %" PRId64 ": %s\n", ci.conn_id,
 			recovery_outcome_name(pr));
-		goto out;
+		return -1;
 	}
 	if (!ci.have_marks)
 		printf("warning: no AckCL mark logged yet: AckCL taken as 0\n");
 	print_plan(&ci, &in, &pl, summary);
 	if (pr == RECOVERY_PLAN_NOTHING)
 		printf("nothing in flight: re-splice only\n");
-	rc = EXIT_OK;
-out:
+	return 0;
+}
+
+/* --backend: the plan of every connection to it that is still open. */
+static int plan_backend(sqlite3 *db, const struct opts *o)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql = "SELECT conn_id FROM connections WHERE server_ip = ?1 AND "
+			  "server_port = ?2 AND close_us IS NULL ORDER BY conn_id";
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "craft-recover: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, ntohl(o->backend.sin_addr.s_addr));
+	sqlite3_bind_int64(st, 2, ntohs(o->backend.sin_port));
+	unsigned planned = 0, failed = 0;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct opts one = *o;
+		one.have_backend = false;
+		one.conn_id = sqlite3_column_int64(st, 0);
+		if (planned + failed)
+			printf("\n");
+		if (plan_one(db, &one) < 0)
+			failed++;
+		else
+			planned++;
+	}
+	if (step != SQLITE_DONE)
+		fprintf(stderr, "craft-recover: %s\n", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	printf("%sbackend %s:%u: %u open connection(s) planned, %u could not be\n",
+	       planned + failed ? "\n" : "", inet_ntoa(o->backend.sin_addr),
+	       ntohs(o->backend.sin_port), planned, failed);
+	return step == SQLITE_DONE && planned > 0 && failed == 0 ? 0 : -1;
+}
+
+/* The recovery by hand: BACKEND_FAILED (cause manual) to every --proxy,
+ * three times 50 ms apart with one event id (UDP may lose one; receivers
+ * drop the repeats by event id). 0, or -1 after a message. */
+static int declare_failed(const struct opts *o)
+{
+	struct event_loop loop;
+	struct ctl_channel ch;
+	char err[256];
+	if (event_loop_init(&loop) < 0) {
+		fprintf(stderr, "craft-recover: event loop: %s\n", strerror(errno));
+		return -1;
+	}
+	struct ctl_channel_config cfg;
+	ctl_channel_config_default(&cfg);
+	memcpy(cfg.peers, o->proxy, o->nproxy * sizeof(o->proxy[0]));
+	cfg.npeers = o->nproxy;
+	cfg.sender_id = o->sender_id;
+	snprintf(cfg.key_file, sizeof(cfg.key_file), "%s", o->key);
+	if (ctl_channel_open(&ch, &loop, &cfg, NULL, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "craft-recover: %s\n", err);
+		event_loop_free(&loop);
+		return -1;
+	}
+	uint64_t now = realtime_us();
+	struct ctl_msg m = {.type = CTL_BACKEND_FAILED};
+	m.u.failed = (struct ctl_backend_failed){
+	    .ip = o->backend.sin_addr.s_addr,
+	    .port = ntohs(o->backend.sin_port),
+	    .cause = CTL_CAUSE_MANUAL,
+	    .event_id = now,
+	    .detected_us = now,
+	};
+	int sent = 0;
+	for (int i = 0; i < 3; i++) {
+		if (i)
+			clock_sleep_ms(50);
+		int n = ctl_channel_broadcast(&ch, &m);
+		if (n > 0)
+			sent += n;
+	}
+	ctl_channel_close(&ch);
+	event_loop_free(&loop);
+	if (sent == 0) {
+		fprintf(stderr, "craft-recover: no BACKEND_FAILED could be sent\n");
+		return -1;
+	}
+	printf("declared %s:%u failed to %u proxies (event %" PRIu64 ", %d datagrams); the "
+	       "outcome is in each proxy's failover history\n",
+	       inet_ntoa(o->backend.sin_addr), ntohs(o->backend.sin_port), o->nproxy, now, sent);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	int prc = parse(argc, argv, &o);
+	if (prc != 0)
+		return prc > 0 ? EXIT_OK : EXIT_USAGE;
+	if (!o.dry_run && !o.db)
+		return declare_failed(&o) < 0 ? EXIT_FAIL : EXIT_OK;
+	sqlite3 *db = NULL;
+	char err[512];
+	if (store_open_readonly(o.db, &db, err, sizeof(err)) < 0) {
+		fprintf(stderr, "craft-recover: %s: %s\n", o.db, err);
+		return EXIT_FAIL;
+	}
+	int rc = o.have_backend ? plan_backend(db, &o) : plan_one(db, &o);
 	sqlite3_close(db);
-	return rc;
+	if (!o.dry_run) {
+		/* the plans are information; a backend with nothing open is still declared */
+		printf("\n");
+		rc = declare_failed(&o);
+	}
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
