@@ -175,8 +175,9 @@ struct replication_callbacks {
 	void *ctx;
 };
 
-/* The defaults: apply / close (linger, reason kept) / touch in the table,
- * with monotonic_ms() as the time. */
+/* The defaults: apply / close (linger, reason kept; SPLICE_CLOSE_REUSED
+ * removes at once, see splice_table_reused) / touch in the table, with
+ * monotonic_ms() as the time. */
 int replication_default_add(struct splice_table *t, const struct splice_record *rec);
 int replication_default_del(struct splice_table *t, const struct splice_del *d);
 int replication_default_touch(struct splice_table *t, uint64_t id);

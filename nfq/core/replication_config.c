@@ -202,7 +202,10 @@ int replication_default_del(struct splice_table *t, const struct splice_del *d)
 
 	if (!e)
 		return -ENOENT;
-	splice_table_close(t, e, (enum splice_close_reason)d->reason, monotonic_ms());
+	if (d->reason == SPLICE_CLOSE_REUSED)
+		splice_table_reused(t, e);
+	else
+		splice_table_close(t, e, (enum splice_close_reason)d->reason, monotonic_ms());
 	return 0;
 }
 

@@ -569,6 +569,12 @@ void splice_table_remove(struct splice_table *t, struct splice_entry *e)
 	release(t, index_of(t, e), SPLICE_RM_DELETED);
 }
 
+void splice_table_reused(struct splice_table *t, struct splice_entry *e)
+{
+	t->st.closed[SPLICE_CLOSE_REUSED]++;
+	release(t, index_of(t, e), SPLICE_RM_REUSED);
+}
+
 int splice_table_delete(struct splice_table *t, uint64_t id)
 {
 	struct splice_entry *e = splice_table_find(t, id);
@@ -631,7 +637,8 @@ void splice_table_collect_stats(const struct splice_table *t, struct stats_repor
 				const char *prefix)
 {
 	static const char *const closed_names[SPLICE_CLOSE_NREASONS] = {
-	    "closed_none", "closed_fin", "closed_rst", "closed_idle", "closed_admin"};
+	    "closed_none", "closed_fin",   "closed_rst",
+	    "closed_idle", "closed_admin", "closed_reused"};
 	const struct splice_table_stats *s = &t->st;
 
 	stats_add(r, prefix, "entries", t->count);

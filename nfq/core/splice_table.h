@@ -21,9 +21,11 @@
  * that acknowledges it (in the sender's numbering); an ACK travelling the
  * other way, translated by its direction's ack_delta into the same
  * numbering, acknowledges it. FIN acknowledged both ways, or an RST, or a
- * DEL from a peer closes the splice: it then lingers (late retransmissions
- * are still rewritten) and is removed after linger_ms. Entries without a
- * segment for idle_ms are removed. Expiry is O(expired): entries sit on two
+ * DEL from a peer closes the splice: it then lingers and is removed after
+ * linger_ms. A lingering entry is a tombstone (late copies of its record
+ * cannot reopen it); the daemons forward nothing through it, since its
+ * tuple may already carry a new connection. Entries without a segment for
+ * idle_ms are removed. Expiry is O(expired): entries sit on two
  * lists kept in time order (active by last segment, lingering by close).
  *
  * Memory: one slot array of max_entries allocated (lazily touched) at
@@ -77,7 +79,10 @@ enum splice_close_reason {
 	SPLICE_CLOSE_RST = 2,	/* RST seen */
 	SPLICE_CLOSE_IDLE = 3,	/* no segment for idle_ms */
 	SPLICE_CLOSE_ADMIN = 4, /* an operator or the recovery path */
-	SPLICE_CLOSE_NREASONS = 5
+	/* The client opened a new connection on the splice's tuple: the
+	 * splice is over and its entry goes at once (splice_table_reused). */
+	SPLICE_CLOSE_REUSED = 5,
+	SPLICE_CLOSE_NREASONS = 6
 };
 
 /* The replicated state of one splice. */
@@ -135,6 +140,7 @@ enum splice_remove_reason {
 	SPLICE_RM_REPLACED,  /* another id took one of its keys */
 	SPLICE_RM_EVICTED,   /* lingering entry dropped to make room */
 	SPLICE_RM_DESTROYED, /* splice_table_destroy */
+	SPLICE_RM_REUSED,    /* splice_table_reused */
 };
 
 struct splice_table_callbacks {
@@ -216,6 +222,12 @@ void splice_table_touch(struct splice_table *t, struct splice_entry *e, uint64_t
 /* Starts lingering; true if it was open. */
 bool splice_table_close(struct splice_table *t, struct splice_entry *e,
 			enum splice_close_reason why, uint64_t now);
+
+/* The splice's tuple carries a new connection (a client SYN on its client
+ * key): removes the entry now, counted as closed for SPLICE_CLOSE_REUSED
+ * (a lingering entry too: lingering, it would rewrite the new connection's
+ * segments into the old one). */
+void splice_table_reused(struct splice_table *t, struct splice_entry *e);
 
 /* Removes now. _delete returns 0 or -ENOENT. */
 void splice_table_remove(struct splice_table *t, struct splice_entry *e);

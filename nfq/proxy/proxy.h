@@ -93,6 +93,8 @@ struct proxy_counters {
 	uint64_t seg_c2b, seg_b2c, bytes_c2b, bytes_b2c, seg_unspliced;
 	uint64_t rewrite_errors, malformed, fin, rst, redirected, acks_clamped, acks_suppressed;
 	uint64_t redirected_owed; /* backend segments sent to the creator (SPLICE_ST_OWED) */
+	uint64_t tuple_reused;	  /* client SYNs on a splice's tuple (proxy_splice_reused) */
+	uint64_t seg_closed;	  /* segments of closed splices, handled as unspliced */
 };
 
 struct recovery;

@@ -113,6 +113,28 @@ void proxy_on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *pk
 	uint16_t sport = tcp4_sport(&p), dport = tcp4_dport(&p);
 	enum splice_way way;
 	struct splice_entry *e = splice_table_lookup(px->splices, saddr, sport, daddr, dport, &way);
+	if (e && way == SPLICE_C2B &&
+	    (tcp4_flags(&p) & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN) {
+		/* A client opens a connection only on a tuple it no longer uses
+		 * (its port came round again): the splice on it is over, however
+		 * much of its end this proxy saw (its FINs may have crossed other
+		 * proxies). Kept, it would rewrite the new connection into the
+		 * old one here and on every peer holding it; the SYN is set up
+		 * as any new connection. */
+		px->count.tuple_reused++;
+		proxy_splice_reused(px, e);
+		e = NULL;
+	}
+	if (e && (e->rec.state & SPLICE_ST_CLOSED)) {
+		/* A closed splice carries nothing more (its last segments went
+		 * through as they closed it); its entry only keeps late copies of
+		 * its record from reopening it. Its tuple may already carry a new
+		 * connection that another proxy accepted without knowing the old
+		 * splice (lingering entries end at different times on different
+		 * nodes): that connection's socket is where the owner rule leads. */
+		px->count.seg_closed++;
+		e = NULL;
+	}
 	if (!e) {
 		const struct proxy_peer *owner = unspliced_owner(px, saddr, sport, daddr, dport);
 		if (owner && owner->id != px->cfg.id) {
@@ -217,6 +239,8 @@ void proxy_collect_stats(const struct proxy *px, struct stats_report *r)
 	stats_add(r, NULL, "redirected_owed", c->redirected_owed);
 	stats_add(r, NULL, "acks_clamped", c->acks_clamped);
 	stats_add(r, NULL, "acks_suppressed", c->acks_suppressed);
+	stats_add(r, NULL, "tuple_reused", c->tuple_reused);
+	stats_add(r, NULL, "seg_closed", c->seg_closed);
 	if (px->splices)
 		splice_table_collect_stats(px->splices, r, "splice");
 	if (px->repl)

@@ -51,6 +51,17 @@ static void on_removed(void *ctx, struct splice_entry *e, enum splice_remove_rea
 		proxy_release_port(px, e->rec.backend_key.dport);
 }
 
+void proxy_splice_reused(struct proxy *px, struct splice_entry *e)
+{
+	if (px->repl) {
+		struct splice_del d;
+		replication_del_from_entry(&d, e);
+		d.reason = SPLICE_CLOSE_REUSED;
+		replication_send_del(px->repl, &d);
+	}
+	splice_table_reused(px->splices, e);
+}
+
 void proxy_splice_closed_here(struct proxy *px, struct splice_entry *e)
 {
 	if (!px->repl)

@@ -30,6 +30,9 @@ void proxy_splice_tick(struct proxy *px, uint64_t now_ms);
  * RST): the peers that saw none of it must learn it too. */
 struct splice_entry;
 void proxy_splice_closed_here(struct proxy *px, struct splice_entry *e);
+/* A client SYN on e's client tuple: the splice is over. Every node drops
+ * it now (a lingering copy would take the new connection's segments). */
+void proxy_splice_reused(struct proxy *px, struct splice_entry *e);
 /* An acknowledgement from the backend of a splice this proxy owes bytes,
  * with its options (SACK blocks, TSecr; NULL when unparsable). */
 struct tcp_options;

@@ -24,6 +24,13 @@ static void on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *p
 		sd->count.seg_unknown++;
 		return;
 	}
+	if (e->rec.state & SPLICE_ST_CLOSED) {
+		/* A closed splice carries nothing more; its IVIP port may already
+		 * serve a new backend connection of a proxy (proxy_packets.c does
+		 * the same for the client side). */
+		sd->count.closed_passed++;
+		return;
+	}
 	splice_table_note(sd->splices, e, way, tcp4_flags(&p), tcp4_seq(&p), tcp4_ack(&p),
 			  (uint32_t)p.payload_len, monotonic_ms());
 	if (e->rec.state & SPLICE_ST_OWED) {
@@ -53,6 +60,7 @@ static void collect_stats(void *ctx, struct stats_report *r)
 	stats_add(r, NULL, "bytes_rewritten", sd->count.bytes_rewritten);
 	stats_add(r, NULL, "seg_unknown", sd->count.seg_unknown);
 	stats_add(r, NULL, "owed_passed", sd->count.owed_passed);
+	stats_add(r, NULL, "closed_passed", sd->count.closed_passed);
 	stats_add(r, NULL, "rewrite_errors", sd->count.rewrite_errors);
 	stats_add(r, NULL, "malformed", sd->count.malformed);
 	if (sd->splices)

@@ -31,7 +31,8 @@ struct splitd_config {
 
 struct splitd_counters {
 	uint64_t seg_rewritten, bytes_rewritten, seg_unknown, rewrite_errors, malformed;
-	uint64_t owed_passed; /* left to the proxies: the creator still owes bytes */
+	uint64_t owed_passed;	/* left to the proxies: the creator still owes bytes */
+	uint64_t closed_passed; /* left to the proxies: the splice is closed */
 };
 
 struct splitd {

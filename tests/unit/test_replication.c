@@ -208,17 +208,35 @@ START_TEST(add_del_touch)
 	ck_assert(copy->rec.state & SPLICE_ST_CLOSED);
 	ck_assert_int_eq(copy->rec.close_reason, SPLICE_CLOSE_FIN);
 	ck_assert_uint_eq(splice_table_lingering(nb.table), 1);
+	/* A DEL for a reused tuple takes B's lingering copy away at once. */
+	struct splice_record other;
+	struct splice_entry *oe;
+	trec_make(&rng, &other, 1, 1);
+	ck_assert_int_eq(splice_table_apply(na.table, &other, monotonic_ms(), &oe),
+			 SPLICE_APPLY_NEW);
+	ck_assert_int_eq(replication_send_add(na.repl, &other), 0);
+	ck_assert(run_until(&from_a->applied, 2, 1000));
+	ck_assert(run_until(&from_a->duplicates, 2, 1000));
+	struct splice_del rd;
+	replication_del_from_entry(&rd, oe);
+	rd.reason = SPLICE_CLOSE_REUSED;
+	ck_assert_int_eq(replication_send_del(na.repl, &rd), 0);
+	ck_assert(run_until(&from_a->deleted, 3, 1000));
+	ck_assert_ptr_null(splice_table_find(nb.table, other.id));
+	ck_assert_uint_eq(splice_table_stats(nb.table)->closed[SPLICE_CLOSE_REUSED], 1);
+	ck_assert(run_until(&from_a->del_missing, 1, 1000));
 	/* A late ADD does not reopen it; a DEL for an unknown id is counted. */
 	ck_assert_int_eq(replication_send_add(na.repl, &rec), 0);
 	d.id = 0x12345;
 	ck_assert_int_eq(replication_send_del(na.repl, &d), 0);
-	ck_assert(run_until(&from_a->del_missing, 2, 1000));
-	ck_assert(run_until(&from_a->duplicates, 3, 1000));
+	ck_assert(run_until(&from_a->del_missing, 3, 1000));
+	ck_assert(run_until(&from_a->duplicates, 4, 1000));
 	ck_assert(copy->rec.state & SPLICE_ST_CLOSED);
 	ck_assert_uint_eq(from_a->refused, 0);
-	/* ADD, copy, TOUCH, DEL, copy, late ADD, copy, unknown DEL, copy. */
-	ck_assert_uint_eq(peer_st(&na, "b")->sent, 9);
-	ck_assert_uint_eq(from_a->received, 9);
+	/* ADD, copy, TOUCH, DEL, copy, other ADD, copy, reused DEL, copy,
+	 * late ADD, copy, unknown DEL, copy. */
+	ck_assert_uint_eq(peer_st(&na, "b")->sent, 13);
+	ck_assert_uint_eq(from_a->received, 13);
 	/* Invalid input to the senders. */
 	d.reason = 0;
 	ck_assert_int_eq(replication_send_del(na.repl, &d), -EINVAL);
@@ -228,8 +246,8 @@ START_TEST(add_del_touch)
 	struct stats_report r;
 	stats_reset(&r);
 	replication_collect_stats(nb.repl, &r, "repl");
-	ck_assert_uint_eq(stats_get(&r, "repl_applied"), 1);
-	ck_assert_uint_eq(stats_get(&r, "repl_a_received"), 9);
+	ck_assert_uint_eq(stats_get(&r, "repl_applied"), 2);
+	ck_assert_uint_eq(stats_get(&r, "repl_a_received"), 13);
 	ck_assert_uint_eq(stats_get(&r, "repl_rejected_bad_tag"), 0);
 }
 END_TEST

@@ -1,8 +1,8 @@
 /* Unit tests of splice_table: record consistency, lookup by both keys and
  * by id, idempotent apply (duplicates, generations, key conflicts, closed
  * is final), capacity, idle expiry, FIN/RST lingering with a fake clock
- * (including acks across the sequence wrap), delete, the stable cursor and
- * the redirect owner hash. */
+ * (including acks across the sequence wrap), delete, tuple reuse, the
+ * stable cursor and the redirect owner hash. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 
 static struct pktgen_rng rng;
 static struct splice_table *t;
-static unsigned removed[SPLICE_RM_DESTROYED + 1];
+static unsigned removed[SPLICE_RM_REUSED + 1];
 
 static void on_removed(void *ctx, struct splice_entry *e, enum splice_remove_reason why)
 {
@@ -336,6 +336,29 @@ START_TEST(delete_by_id)
 }
 END_TEST
 
+/* A reused tuple takes its entry away at once, open or lingering. */
+START_TEST(reused)
+{
+	struct splice_entry *open = add(2, 0), *lingering = add(3, 0);
+	struct splice_key ck = open->rec.client_key, bk = lingering->rec.backend_key;
+	ck_assert(splice_table_close(t, lingering, SPLICE_CLOSE_FIN, 1));
+	splice_table_reused(t, open);
+	splice_table_reused(t, lingering);
+	ck_assert_ptr_null(splice_table_lookup(t, ck.saddr, ck.sport, ck.daddr, ck.dport, NULL));
+	ck_assert_ptr_null(splice_table_lookup(t, bk.saddr, bk.sport, bk.daddr, bk.dport, NULL));
+	ck_assert_uint_eq(splice_table_count(t), 0);
+	ck_assert_uint_eq(splice_table_lingering(t), 0);
+	ck_assert_uint_eq(removed[SPLICE_RM_REUSED], 2);
+	ck_assert_uint_eq(splice_table_stats(t)->closed[SPLICE_CLOSE_REUSED], 2);
+	ck_assert_uint_eq(splice_table_expire(t, 100000), 0);
+	struct stats_report r;
+	stats_reset(&r);
+	splice_table_collect_stats(t, &r, "splice");
+	ck_assert_uint_eq(stats_get(&r, "splice_closed_reused"), 2);
+	ck_assert_uint_eq(r.overflow, 0);
+}
+END_TEST
+
 START_TEST(new_ids)
 {
 	uint64_t a = splice_table_new_id(t);
@@ -483,6 +506,7 @@ Suite *splice_table_suite(void)
 	tcase_add_test(tc, fin_linger);
 	tcase_add_test(tc, rst_linger);
 	tcase_add_test(tc, delete_by_id);
+	tcase_add_test(tc, reused);
 	tcase_add_test(tc, new_ids);
 	tcase_add_test(tc, cursor_walk);
 	tcase_add_test(tc, owner_hash);
