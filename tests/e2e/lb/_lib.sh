@@ -365,20 +365,26 @@ restore_p2() {
   lb_wait_live 2 15
 }
 
-# lb_upload_round NAME [HOW AT_MS]: NCONN concurrent uploads of FILE; with
-# HOW, p2 fails AT_MS after they start (FAIL_AT: when the failure began). Sets
-# R_AVG R_MIN R_MAX R_STD R_TOTAL R_MBPS R_CONNECTS; FAILs unless every
-# upload is exact on one connection.
+# lb_upload_round NAME [HOW PERCENT]: NCONN concurrent uploads of FILE; with
+# HOW, p2 fails once the client has sent PERCENT of the uploads' bytes (its
+# interface's counter: a point in the transfer, whatever the host's load
+# makes of the time; FAIL_AT: when the failure began). Sets R_AVG R_MIN
+# R_MAX R_STD R_TOTAL R_MBPS R_CONNECTS and R_T0 (the start); FAILs unless
+# every upload is exact on one connection.
 # shellcheck disable=SC2153 # PORT, FILE: set by the caller
 lb_upload_round() {
-  local name=$1 how=${2:-} at=${3:-0} out=$TOPO_DIR/up-$1.out start=$TOPO_DIR/start-$1 ready=$TOPO_DIR/ready-$1 cpid rc=0
+  local name=$1 how=${2:-} pct=${3:-0} out=$TOPO_DIR/up-$1.out start=$TOPO_DIR/start-$1 ready=$TOPO_DIR/ready-$1 cpid rc=0 tx0 goal
   topo_exec cl python3 "$LB_DIR/_uploads.py" --host "$VIP" --port "$PORT" --path "$UPATH" \
     --file "$FILE" -n "$NCONN" --timeout 120 --start-file "$start" --ready-file "$ready" >"$out" 2>&1 &
   cpid=$!
   wait_for 30 test -e "$ready" || result_fail "$name: clients did not connect: $(tail -n 2 "$out" | tr '\n' ' ')"
+  tx0=$(if_bytes cl eth0 tx)
+  goal=$((tx0 + $(stat -c %s "$FILE") * NCONN / 100 * pct))
   touch "$start"
+  R_T0=$(now_ms)
   if [ -n "$how" ]; then
-    sleep "$(fdiv "$at" 1000 3)"
+    sent_enough() { [ "$(if_bytes cl eth0 tx)" -ge "$goal" ]; }
+    wait_for 120 sent_enough || result_fail "$name: the uploads never reached ${pct}%: $(tail -n 2 "$out" | tr '\n' ' ')"
     FAIL_AT=$(now_ms) # the failure starts (heartbeats stop within ms)
     fail_p2 "$how"
   fi
