@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "http_head_field.h"
 #include "txn_parser.h"
 
 static int parse_line(const struct aux_request_rule *cfg, const uint8_t *buf, size_t len,
@@ -26,30 +26,6 @@ static int parse_line(const struct aux_request_rule *cfg, const uint8_t *buf, si
 	return txn_id_parse((const char *)buf + plen, w - plen, id) == 0 ? 1 : -1;
 }
 
-/* The value of header `name` in head[0..len) (after the request line). */
-static const char *header(const char *head, size_t len, const char *name, size_t *vlen)
-{
-	size_t nlen = strlen(name);
-	const char *end = head + len, *p = memchr(head, '\n', len);
-	while (p && p + 1 < end) {
-		p++;
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > nlen && !strncasecmp(p, name, nlen) && p[nlen] == ':') {
-			const char *v = p + nlen + 1, *ve = eol;
-			while (v < ve && (*v == ' ' || *v == '\t'))
-				v++;
-			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-				ve--;
-			*vlen = (size_t)(ve - v);
-			return v;
-		}
-		p = eol;
-	}
-	return NULL;
-}
-
 static int parse_http(const struct aux_request_rule *cfg, const uint8_t *buf, size_t len,
 		      uint64_t *id, size_t *used)
 {
@@ -59,9 +35,9 @@ static int parse_http(const struct aux_request_rule *cfg, const uint8_t *buf, si
 	const char *head = (const char *)buf;
 	size_t head_len = (size_t)(eoh - buf) + 4, vlen;
 	uint64_t body = 0;
-	if (header(head, head_len, "Transfer-Encoding", &vlen))
+	if (http_head_field(head, head_len, "Transfer-Encoding", &vlen))
 		return -1; /* chunked framing is not worth it here: relay */
-	const char *v = header(head, head_len, "Content-Length", &vlen);
+	const char *v = http_head_field(head, head_len, "Content-Length", &vlen);
 	if (v) {
 		char num[24], *e;
 		if (!vlen || vlen > 19)
@@ -72,7 +48,7 @@ static int parse_http(const struct aux_request_rule *cfg, const uint8_t *buf, si
 		if (*e)
 			return -1;
 	}
-	v = header(head, head_len, cfg->header, &vlen);
+	v = http_head_field(head, head_len, cfg->header, &vlen);
 	if (!v || txn_id_parse(v, vlen, id) < 0)
 		return -1;
 	if (len - head_len < body)

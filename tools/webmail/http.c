@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_head_field.h"
 #include "log.h"
 #include "txn_header_auth.h"
 #include "txn_parser.h"
@@ -162,31 +163,6 @@ static int flush(struct wm_conn *c)
 	return 1;
 }
 
-static const char *find_header(const char *head, size_t len, const char *name, size_t *vlen)
-{
-	size_t nlen = strlen(name);
-	const char *p = memchr(head, '\n', len);
-	const char *end = head + len;
-	while (p && p + 1 < end) {
-		p++;
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > nlen && !strncasecmp(p, name, nlen) && p[nlen] == ':') {
-			const char *v = p + nlen + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			const char *ve = eol;
-			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-				ve--;
-			*vlen = (size_t)(ve - v);
-			return v;
-		}
-		p = eol;
-	}
-	return NULL;
-}
-
 static void parse_cookie(const char *v, size_t len, char *out)
 {
 	out[0] = '\0';
@@ -290,12 +266,12 @@ static int one_request(struct webmail *w, struct wm_conn *c)
 		memcpy(req.query, q, strlen(q) + 1);
 	size_t vlen;
 	const char *v;
-	if (find_header(in, head_len, "Transfer-Encoding", &vlen)) {
+	if (http_head_field(in, head_len, "Transfer-Encoding", &vlen)) {
 		fail_request(w, c, 501);
 		return 1;
 	}
 	uint64_t clen = 0;
-	if ((v = find_header(in, head_len, "Content-Length", &vlen))) {
+	if ((v = http_head_field(in, head_len, "Content-Length", &vlen))) {
 		char num[24];
 		char *end;
 		snprintf(num, sizeof(num), "%.*s", (int)(vlen < 20 ? vlen : 20), v);
@@ -312,17 +288,17 @@ static int one_request(struct webmail *w, struct wm_conn *c)
 	if (c->in_len < head_len + clen)
 		return 0;
 	bool keep = version[7] == '1';
-	if ((v = find_header(in, head_len, "Connection", &vlen))) {
+	if ((v = http_head_field(in, head_len, "Connection", &vlen))) {
 		if (vlen == 5 && !strncasecmp(v, "close", 5))
 			keep = false;
 		else if (vlen == 10 && !strncasecmp(v, "keep-alive", 10))
 			keep = true;
 	}
-	if ((v = find_header(in, head_len, "Cookie", &vlen)))
+	if ((v = http_head_field(in, head_len, "Cookie", &vlen)))
 		parse_cookie(v, vlen, req.cookie);
 	size_t tlen = 0;
-	const char *tag = find_header(in, head_len, TXN_AUTH_HEADER_NAME, &tlen);
-	v = find_header(in, head_len, SESSION_SYNC_TXN_HEADER_NAME, &vlen);
+	const char *tag = http_head_field(in, head_len, TXN_AUTH_HEADER_NAME, &tlen);
+	v = http_head_field(in, head_len, SESSION_SYNC_TXN_HEADER_NAME, &vlen);
 	req.txn_id = next_txn(w, c, v, v ? vlen : 0, tag, tlen);
 	req.body = in + head_len;
 	req.body_len = (size_t)clen;
