@@ -13,7 +13,9 @@
 # their log, indented); the last line is `N passed, N failed`; the exit
 # status is non-zero when anything failed.  Full logs: build/test-logs/.
 #
-# Environment: CRAFT_TEST_TIMEOUT (seconds per scenario, default 240).
+# Environment: CRAFT_TEST_TIMEOUT (seconds per scenario, default 240; a
+# scenario that needs longer says so in a line "# test-timeout: SECONDS",
+# used unless CRAFT_TEST_TIMEOUT is set).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +23,6 @@ E2E_DIR=$ROOT/tests/e2e
 E2E_ORDER=(foundation splice lb logger failover tni)
 E2E_TOOLS=(ip iptables curl nginx lighttpd python3 sha256sum ss timeout awk od)
 LOGDIR=${CRAFT_TEST_LOGS:-$ROOT/build/test-logs}
-TIMEOUT=${CRAFT_TEST_TIMEOUT:-240}
 PASSED=0
 FAILED=0
 CHILD=
@@ -163,7 +164,9 @@ check_e2e_tools() {
 
 # run_scenario FILE: one result line from the scenario's stdout.
 run_scenario() {
-  local f=$1 g s name log out rc=0 lines n
+  local f=$1 g s name log out rc=0 lines n own
+  own=$(sed -n 's/^# test-timeout: *\([0-9][0-9]*\).*$/\1/p' "$f" | head -n 1)
+  local TIMEOUT=${CRAFT_TEST_TIMEOUT:-${own:-240}}
   g=$(basename "$(dirname "$f")")
   s=$(basename "$f" .sh)
   name=$g/$s

@@ -27,29 +27,39 @@
 #   nondet   (nginx) like mid on /own/clock, a file that differs between
 #            b1 and b2 and that no tag rule names: the client must get an
 #            RST, never a body that mixes two responses
-# TODO(aux replay): the fifth crash point, "while the alternate is
-# replaying an aux request", waits for the aux logger's diversion of
-# replayed aux requests (not built yet; without it the cell must fail, so
-# it is not added). On the webmail bed it is POINT "auxreplay": like sent,
-# but the silenced request is POST /send: b1 makes the aux request (the
-# aux server counts it), its answer never leaves b1, recovery replays the
-# send on b2, and b2's aux request must be answered from the aux log, not
-# by the aux server: mx_steps gets "[$pre,{"sync":1},<send of draft 2>,..]"
-# (with a compose before it), mx_cell treats it as sent, and the scenario
-# checks that the aux server still counts that transaction once.
+#   auxreplay (webmail) while the alternate is replaying an aux request:
+#            like sent, but the silenced request is POST /send (of the
+#            draft composed just before): b1 makes the aux request (the
+#            aux server counts it, the aux logger on lg keeps its answer),
+#            its own answer never leaves b1; recovery replays the send on
+#            b2, and b2's aux request for the same transaction ID must be
+#            answered by the aux logger from its log (the wiring of
+#            failover/aux_replay: craft-logger with aux = yes and
+#            [aux_divert], rules/aux-divert.sh on lg, the proxy's
+#            [recovery] aux_logger), never by the aux server: had the
+#            aux server seen the send twice, it would answer "aux 2" and
+#            the response would differ from the run without failure.
+#            MX_AUX_DIVERT=no leaves the proxy's aux_logger out (nothing
+#            is diverted), to see this cell fail.
 #
 # The crash method is mx_crash: MX_CRASH=link (default) takes the host's
-# link down (fo_kill_link); mx_revive brings it back. Another method
-# (e.g. SIGKILL of the server) is one more branch of these two functions.
+# link down (fo_kill_link), a machine that lost power; MX_CRASH=kill
+# SIGKILLs every server process on the host by PID (_crash.sh; nginx bed
+# only): the host lives, its kernel closes the sockets, and the logger's
+# crash guard turns the FIN/RST into an immediate failure. mx_revive
+# undoes either (kill: the server restarted, with the bed's conf patch).
 #
 # A cell passes when the client's one socket got every response with HTTP
 # 2xx and the digest of the run without failure (so every update took
 # effect exactly once as far as the responses show: draft ids and inboxes
 # included), the failover row says recovered b1 -> b2, and the point's
-# plan holds (mid: p > 0; sent, upload: T_L + 1 replayed). The scenario
-# checks the application state (aux counters, uploaded files) on top.
+# plan holds (mid: p > 0; sent, upload, auxreplay: T_L + 1 replayed). The
+# scenario checks the application state (aux counters, the aux logger's
+# diverted answers, uploaded files) on top.
 # shellcheck source=tests/e2e/failover/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
+# shellcheck source=tests/e2e/failover/_crash.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_crash.sh"
 
 MX_CRASH=${MX_CRASH:-link}
 MX_REPS=${MX_REPS:-5}
@@ -63,6 +73,12 @@ MX_NCLIENTS=0
 mx_crash() {
   case "$MX_CRASH" in
     link) fo_kill_link "$1" ;;
+    kill)
+      # _crash.sh knows nginx's processes only; a webmail kill would also
+      # have to restart b1's sync to b2's agent
+      [ "$MX_BACKEND" = nginx ] || result_fail "MX_CRASH=kill: only the nginx bed has it"
+      crash_kill_nginx "$1"
+      ;;
     *) result_fail "unknown crash method MX_CRASH=$MX_CRASH" ;;
   esac
 }
@@ -77,6 +93,15 @@ mx_revive() {
     -m comment --comment mx-silent 2>/dev/null || true
   case "$MX_CRASH" in
     link) fo_revive_link "$role" ;;
+    kill)
+      # a new nginx from the template, then the bed's /up/ and /own/ again;
+      # the killed master's pid file goes first: nginx listens before it
+      # writes its own, and the patch signals the PID in it
+      rm -f "$TOPO_DIR/nginx-$role-80/nginx.pid"
+      topo_nginx "$role" || result_fail "nginx on $role did not restart"
+      wait_for 5 test -s "$TOPO_DIR/nginx-$role-80/nginx.pid" || result_fail "the new nginx on $role wrote no pid file"
+      mx__nginx_patch "$role"
+      ;;
   esac
   wait_for 15 mx__recovered "$n0" || result_fail "the logger never saw $role come back: $(tail -n 3 "$LG_LOG" | tr '\n' ' ')"
 }
@@ -101,27 +126,41 @@ mx__answer_held() {
 # and b2 (the untagged non-determinism of the nondet point).
 # shellcheck disable=SC2317 # called by fo_setup
 mx__nginx_extras() {
-  local r d pid i
+  local r d
   head -c $((3 * 1024 * 1024)) "$(topo_www_file 10M)" >"$TOPO_DIR/www/3M"
   chmod 644 "$TOPO_DIR/www/3M"
   for r in b1 b2; do
     d=$TOPO_DIR/nginx-$r-80
     mkdir -p "$d/up" "$d/own"
     { echo "own file of $r"; head -c $((2 * 1024 * 1024)) "$(topo_www_file 10M)"; } >"$d/own/clock"
-    sed -i "s|^        location / {|        location /up/ { root $d; dav_methods PUT; create_full_put_path on; }\n        location /own/ { root $d; }\n&|" "$d/nginx.conf"
-    pid=$(cat "$d/nginx.pid")
-    kill -HUP "$pid"
-    for ((i = 0; i < 100; i++)); do
-      [ "$(topo_exec "$r" curl -s -o /dev/null -w '%{http_code}' "http://$(topo_addr "$r")/own/clock")" = 200 ] && break
-      sleep 0.05
-    done
-    [ "$i" -lt 100 ] || result_fail "nginx on $r did not reload with /up/ and /own/"
+    mx__nginx_patch "$r"
   done
+}
+
+# mx__nginx_patch ROLE: ROLE's nginx (as topo_nginx wrote its conf) gets
+# /up/ and /own/ and reloads; returns once /own/clock answers.
+mx__nginx_patch() {
+  local r=$1 d=$TOPO_DIR/nginx-$1-80 pid i
+  sed -i "s|^        location / {|        location /up/ { root $d; dav_methods PUT; create_full_put_path on; }\n        location /own/ { root $d; }\n&|" "$d/nginx.conf"
+  pid=$(cat "$d/nginx.pid")
+  kill -HUP "$pid"
+  for ((i = 0; i < 100; i++)); do
+    [ "$(topo_exec "$r" curl -s -o /dev/null -w '%{http_code}' "http://$(topo_addr "$r")/own/clock")" = 200 ] && break
+    sleep 0.05
+  done
+  [ "$i" -lt 100 ] || result_fail "nginx on $r did not reload with /up/ and /own/"
 }
 
 # webmail: as failover/webmail (b1 primary pushing to b2's agent, aux
 # server), with a static directory that also holds a 2 MiB file (big) for
-# the mid-response point.
+# the mid-response point, and, as failover/aux_replay, the logger on lg
+# also the aux logger: it logs the aux service (7000, line protocol) and
+# answers the replaying alternate's aux requests from that log
+# ([aux_divert], rules/aux-divert.sh), told by the proxy's recovery
+# (mx__px_write_conf). The whole bed has it, as a deployment would: in the
+# other points b2's own sends after a recovery go through the diversion's
+# relay to the aux server.
+MX_AUXDIV_CTL=7610
 # shellcheck disable=SC2317 # called by fo_setup
 mx__webmail_apps() {
   local sock=$TOPO_DIR/b2-webmail.sock st=$TOPO_DIR/wm-static
@@ -129,7 +168,23 @@ mx__webmail_apps() {
   cp "$CRAFT_ROOT"/tools/webmail/static/* "$st/"
   head -c $((2 * 1024 * 1024)) "$(topo_www_file 10M)" >"$st/big"
   FO_LOGGER_EXTRA="$FO_LOGGER_EXTRA
-key_file = $KEY"
+key_file = $KEY
+[logger]
+service = \"7000 line\"
+aux = yes
+aux_prefix = craft
+aux_header = X-Craft-Txn
+[transactions]
+line_response = line
+line_pattern = \"^craft[0-9a-f]+ (OK|NO|BAD)\"
+[aux_divert]
+enabled = yes
+listen = 127.0.0.1:7399
+port = 7000
+bind = $(topo_addr lg):$MX_AUXDIV_CTL
+key_file = $KEY
+sender_id = 6"
+  t_check "rules/aux-divert.sh up failed" topo_exec lg "$CRAFT_ROOT/rules/aux-divert.sh" up --port 7000
   start_daemon aux auxd "$TOPO_DIR/auxd.log" -o "auxd.listen=$AUX:7000" -s "$TOPO_DIR/auxd.stats"
   start_daemon b2 webmail "$TOPO_DIR/b2.log" -o "webmail.listen=$B2:8080" \
     -o "webmail.apply_socket=$sock" -o "webmail.static_dir=$st" \
@@ -148,6 +203,18 @@ key_file = $KEY"
 }
 # shellcheck disable=SC2317 # called through wait_for
 mx__agent_connected() { [ "$(stats_get "$TOPO_DIR/agent.stats" app_connected 2>/dev/null)" = 1 ]; }
+
+# The webmail bed's proxy also tells the aux logger when a recovery
+# replays on b2 (px_write_conf of _lib.sh, plus [recovery] aux_logger),
+# unless MX_AUX_DIVERT=no.
+MX_AUX_DIVERT=${MX_AUX_DIVERT:-yes}
+eval "mx__px_write_conf_base() $(declare -f px_write_conf | tail -n +2)"
+# shellcheck disable=SC2317 # px_write_conf on the webmail bed
+mx__px_write_conf() {
+  mx__px_write_conf_base
+  [ "$MX_AUX_DIVERT" = no ] && return 0
+  printf '[recovery]\naux_logger = %s:%s\n' "$(topo_addr lg)" "$MX_AUXDIV_CTL" >>"$PX_CONF"
+}
 
 # mx_setup nginx|webmail
 mx_setup() {
@@ -178,10 +245,14 @@ sender_id = 5"
       AUX=$(topo_addr aux)
       # shellcheck disable=SC2034 # read by fo_setup
       FO_BEFORE_LOGGER=mx__webmail_apps
+      px_write_conf() { mx__px_write_conf; }
       ;;
     *) result_fail "mx_setup: unknown backend $MX_BACKEND" ;;
   esac
   fo_setup
+  if [ "$MX_BACKEND" = webmail ]; then
+    topo_wait_port lg 127.0.0.1 7399 5 || result_fail "the aux logger's listener is not up: $(tail -n 3 "$LG_LOG" | tr '\n' ' ')"
+  fi
   MX_SYNC=$TOPO_DIR/mx
   MX_UPLOAD=$TOPO_DIR/mx-upload
   if [ "$MX_BACKEND" = nginx ]; then
@@ -221,6 +292,9 @@ mx_steps() {
   }
   case "$point" in
     sent | between) echo "[$pre,{\"sync\":1},$c2,$post]" ;;
+    # the send of draft 3 (composed before the crash point) is the one
+    # silenced
+    auxreplay) echo "[$pre,$c2,{\"sync\":1},$post]" ;;
     mid) echo "[$pre,{\"m\":\"GET\",\"p\":\"/static/big\",\"rate\":2000000},$c2,$post]" ;;
     upload) echo "[$pre,{\"m\":\"POST\",\"p\":\"/compose\",\"body\":\"$MX_UPLOAD\",\"cookie\":1,\"split\":1},$post]" ;;
   esac
@@ -300,6 +374,9 @@ mx_reference() {
   MX_REF_MS[$1]=$ms
 }
 
+# mx__lg_grew NAME BEFORE: the logger's counter NAME is above BEFORE.
+mx__lg_grew() { [ "$(lg_stat "$1")" -gt "$2" ]; }
+
 mx__nrows() { sqlite3 -batch -noheader "$PX_DB" "SELECT count(*) FROM failover_events" 2>/dev/null || echo 0; }
 
 # mx__row N: the N-th failover row (1-based), waiting (30 s at most) for
@@ -316,12 +393,14 @@ mx__row() {
 # mx_cell POINT REP: one failover at POINT. Sets MX_OUT, MX_ROW, MX_GAP,
 # MX_MS, MX_CRASH_MS (epoch ms of the crash) and MX_LINE (the figures).
 mx_cell() {
-  local point=$1 rep=$2 rows0
+  local point=$1 rep=$2 rows0 drop0
   MX_CELL="$MX_BACKEND/$point#$rep"
+  [ "$MX_CRASH" = link ] || MX_CELL="$MX_BACKEND/$point:$MX_CRASH#$rep"
   rows0=$(mx__nrows)
+  drop0=$(lg_stat crash_dropped)
   mx__client "$point" "r$rep-$RANDOM"
   case "$point" in
-    sent)
+    sent | auxreplay)
       mx__wait_ready
       mx_silence b1
       mx__go
@@ -345,6 +424,12 @@ mx_cell() {
   mx_revive b1
   t_rev=$(($(now_ms) - t_rev))
   mx__wait_client
+  # a killed server's kernel closed the connection: the failure must have
+  # come from the crash guard holding that close back from the client
+  if [ "$MX_CRASH" = kill ]; then
+    wait_for 3 mx__lg_grew crash_dropped "$drop0" ||
+      result_fail "$MX_CELL: the crash guard dropped no close of b1 (crash_dropped $(lg_stat crash_dropped)); logger: $(tail -n 3 "$LG_LOG" | tr '\n' ' ')"
+  fi
   local n
   n=$(mx__nrows)
   [ "$n" = $((rows0 + 1)) ] || result_fail "$MX_CELL: $((n - rows0)) failover rows, want 1: $(fo_rows | tail -n $((n - rows0)) | tr '\n' ' ')"
@@ -362,7 +447,7 @@ mx_cell() {
   [ "$outcome|$backend|$alternate" = "recovered|$B1:$FO_PORT|$B2:$FO_PORT" ] || result_fail "$MX_CELL: failover row: $MX_ROW"
   case "$point" in
     mid) [ "$p" -gt 0 ] || result_fail "$MX_CELL: p = 0, the crash was not mid-response: $MX_ROW" ;;
-    sent | upload) { [ "$p" = 0 ] && [ "$replayed" -ge 1 ]; } || result_fail "$MX_CELL: want p = 0 and T_L + 1 replayed: $MX_ROW" ;;
+    sent | upload | auxreplay) { [ "$p" = 0 ] && [ "$replayed" -ge 1 ]; } || result_fail "$MX_CELL: want p = 0 and T_L + 1 replayed: $MX_ROW" ;;
   esac
   MX_GAP=$gap
   # shellcheck disable=SC2034 # read by tests/bench/failover.sh
