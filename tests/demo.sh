@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # tests/demo.sh - `make demo`: the test bed with the pass-through logger and
-# real traffic, then what every hop counted; then backend failovers: a
-# backend's link goes down in the middle of a response and the client's
-# connection moves, live, to the alternate (tests/e2e/failover: a 20 MiB
-# download, a webmail session with an aux server, an untagged
-# non-deterministic page that must end in an RST), followed by the proxy's
-# failover history as sqlite3 shows it. A few minutes; tears down on every
-# exit path.
+# real traffic, then what every hop counted; then the paper's experiment
+# (tests/demo_paper.sh, CRAFT §6 Tables 2-3): the webmail demo application's
+# Action 1 and Action 2 on one keep-alive connection each, direct to the
+# backend, through CRAFT without failure, with the backend SIGKILLed and
+# with its link down in the middle of a response (the connection moves,
+# live, to the alternate), and the traditional client that times out,
+# reconnects and logs in again; every answer checked against the run
+# without failure; a table of the client's times and failover gaps, and the
+# failover history as sqlite3 shows it. About two minutes; tears down on
+# every exit path.
 #
 #   cl ── lb ── lg (craft-logger on NFQUEUE 0) ── b1 nginx :80, python :8000
 #                                              └─ b2 lighttpd :8080
-#   failover: cl ── p1 craft-proxy [recovery] ── lg craft-logger [detect]
-#             [control] ── b1 / b2 (nginx, or craft-webmail + craft-agent)
+#   paper: cl ── p1 craft-proxy [recovery] ── lg craft-logger [detect]
+#          [crash] [logged] ── b1 craft-webmail / b2 craft-webmail +
+#          craft-agent; aux craft-auxd
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 TEST_NAME=demo
 test_begin
 require_tools curl nginx lighttpd python3 wrk ab iptables sha256sum ss
-require_bin logger proxy agent webmail auxd recover
+require_bin logger proxy agent webmail auxd
 
 Q=0
 B1=$(topo_addr b1)
@@ -129,26 +133,19 @@ daemon_table() {
   ok "craft-logger" "exit 0 on SIGTERM, $PKTS packets"
 }
 
-# failover SCENARIO...: runs each tests/e2e/failover scenario (its own test
-# bed), prints its result line and keeps a copy of the proxy's database.
-failover() {
-  local s line
-  step "backend failover (tests/e2e/failover; each brings up its own test bed)"
-  FO_DIR=$(mktemp -d /tmp/craft-demo-fo.XXXXXX)
-  for s in "$@"; do
-    line=$(env -u TOPO_PREFIX -u TOPO_DIR FO_SAVE_DB="$FO_DIR/$s.db" "$CRAFT_ROOT/tests/e2e/failover/$s.sh" 2>"$FO_DIR/$s.log" | grep -E '^(PASS|FAIL) ' | tail -n 1)
-    [[ $line == PASS* ]] || result_fail "failover/$s: ${line:-no result} $(tail -n 3 "$FO_DIR/$s.log" | tr '\n' ' ')"
-    ok "failover/$s" "${line#PASS failover/"$s": }"
-  done
-  step "failover history (sqlite3 proxy.db 'select ... from v_failover_history')"
-  for s in "$@"; do
-    [ -s "$FO_DIR/$s.db" ] || continue
-    printf '  -- %s\n' "$s"
-    sqlite3 -header -column "$FO_DIR/$s.db" \
-      "SELECT backend, alternate, conn_id, outcome, printf('%.1f', total_ms) AS total_ms, t_l, p, ack_cl, ack_tl, t_a, t_r, bytes_resent, txns_replayed FROM v_failover_history" | sed 's/^/  /'
-    sqlite3 -noheader "$FO_DIR/$s.db" "SELECT '  detail: ' || detail FROM v_failover_history WHERE detail IS NOT NULL"
-  done
-  rm -rf "$FO_DIR"
+# paper: tests/demo_paper.sh on its own test bed; its table and history
+# through to stdout, its diagnostics kept in build/test-logs/demo-paper.log.
+paper() {
+  local log=$CRAFT_ROOT/build/test-logs/demo-paper.log out line
+  step "the paper's experiment (tests/demo_paper.sh; its own test bed)"
+  mkdir -p "$(dirname "$log")"
+  out=$(mktemp /tmp/craft-demo-paper.XXXXXX)
+  env -u TOPO_PREFIX -u TOPO_DIR "$CRAFT_ROOT/tests/demo_paper.sh" 2>"$log" | tee "$out" |
+    grep -Ev '^(PASS|FAIL) demo/paper' || true
+  line=$(grep -E '^(PASS|FAIL) demo/paper' "$out" | tail -n 1)
+  rm -f "$out"
+  [[ $line == PASS* ]] || result_fail "${line:-demo/paper: no result} (log: $log)"
+  PAPER=${line#PASS demo/paper: }
 }
 
 T0=$(now_ms)
@@ -161,6 +158,6 @@ daemon_table
 step "teardown"
 topo_down
 row "namespaces left" "$(ip netns list | grep -c "^$TOPO_PREFIX" || true)"
-failover static webmail nondeterministic
+paper
 echo
-result_pass "$CHECKS checks ok, $PKTS packets through the logger, 0 queue drops, 3 failovers as expected, $(fdiv $(($(now_ms) - T0)) 1000 0) s"
+result_pass "$CHECKS checks ok, $PKTS packets through the logger, 0 queue drops; paper experiment: $PAPER; demo $(fdiv $(($(now_ms) - T0)) 1000 0) s"

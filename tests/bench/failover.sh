@@ -77,42 +77,8 @@ done
 
 # ---- normal-operation overhead -------------------------------------------------------
 
-ACT=$TOPO_DIR/actions.py
-cat >"$ACT" <<'EOF'
-"""actions.py HOST PORT ACTION N new|ka: N actions, each on a new
-connection (new) or all on one (ka); prints the mean milliseconds per
-action. Every answer must be 200."""
-import http.client, sys, time
-host, port, action, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-def req(c, m, p, body=None, sid=None):
-    h = dict(FORM) if body is not None else {}
-    if sid:
-        h["Cookie"] = "sid=" + sid
-    c.request(m, p, body=body, headers=h)
-    r = c.getresponse()
-    d = r.read()
-    if r.status != 200:
-        sys.exit(f"{m} {p}: HTTP {r.status} {d[:60]!r}")
-    return r
-t0 = time.monotonic()
-c = None
-for _ in range(n):
-    if mode == "new" or c is None:
-        c = http.client.HTTPConnection(host, port, timeout=10)
-    if action == "action1":
-        for p in ("/", "/static/style.css", "/static/app.js", "/static/logo.svg"):
-            req(c, "GET", p)
-    else:
-        r = req(c, "POST", "/login", "user=alice&password=secret")
-        sid = r.getheader("Set-Cookie").split("sid=")[1].split(";")[0]
-        req(c, "POST", "/compose", "to=bob%40example.org&subject=hi&body=lunch", sid)
-        req(c, "POST", "/send", "id=2", sid)
-        req(c, "POST", "/logout", "", sid)
-    if mode == "new":
-        c.close()
-print(f"{(time.monotonic() - t0) * 1000 / n:.3f}")
-EOF
+# the one Action client of the test bed (also the demo's)
+ACT=$CRAFT_ROOT/tests/net/actions.py
 CL=$(topo_addr cl)
 for dir in "-s $CL -d $B1 --dport 8080" "-s $B1 --sport 8080 -d $CL"; do
   # shellcheck disable=SC2086 # the match is several words
