@@ -11,7 +11,6 @@
 #                                     # lives on and starts new ones
 #   crash_cap_rcvbuf ROLE BYTES       # caps ROLE's TCP receive buffers
 #   crash_lg_row                      # the logger's failover_events rows
-#   crash_idle_client                 # path of the keep-alive python client
 
 # shellcheck disable=SC2034 # CRASH_KILLED is the scenarios'
 crash_nginx_master() {
@@ -58,46 +57,3 @@ crash_lg_row() {
     "SELECT backend, outcome, detected_us, coalesce(detail, '') FROM failover_events ORDER BY rowid" 2>/dev/null
 }
 
-# crash_idle_client: writes the python client of the between-transactions
-# case and prints its path. Usage: python3 CLIENT HOST WWW GO
-# ONE keep-alive connection (connect() counted): /1k and /10M, then
-# GO.ready is created and it waits for GO; then /10M and /1k again. Every
-# body checked by sha256; fails if the socket changed or the server closed
-# it. Prints "OK CONNECTS LOCAL_PORT MS_AFTER_GO".
-crash_idle_client() {
-  local f=$TOPO_DIR/crash_idle_client.py
-  cat >"$f" <<'EOF'
-import hashlib, http.client, os, socket, sys, time
-host, www, go = sys.argv[1], sys.argv[2], sys.argv[3]
-want = {n: hashlib.sha256(open(f"{www}/{n}", "rb").read()).hexdigest() for n in ("1k", "10M")}
-connects = 0
-class Conn(http.client.HTTPConnection):
-    def connect(self):
-        global connects
-        connects += 1
-        super().connect()
-c = Conn(host, 80, timeout=20)
-def get(name):
-    c.request("GET", f"/{name}")
-    r = c.getresponse()
-    body = r.read()
-    if r.status != 200 or hashlib.sha256(body).hexdigest() != want[name]:
-        print(f"FAIL /{name}: HTTP {r.status}, {len(body)} bytes"); sys.exit(1)
-try:
-    get("1k")
-    sock, port = c.sock, c.sock.getsockname()[1]
-    get("10M")
-    open(go + ".ready", "w").close()
-    while not os.path.exists(go):
-        time.sleep(0.05)
-    t0 = time.monotonic()
-    get("10M")
-    get("1k")
-except (OSError, http.client.HTTPException) as e:
-    print(f"FAIL {type(e).__name__}: {e} (connects {connects})"); sys.exit(1)
-if connects != 1 or c.sock is not sock or c.sock.getsockname()[1] != port:
-    print(f"FAIL the client reconnected ({connects} connects)"); sys.exit(1)
-print(f"OK {connects} {port} {(time.monotonic() - t0) * 1000:.0f}")
-EOF
-  printf '%s' "$f"
-}

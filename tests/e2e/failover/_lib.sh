@@ -161,6 +161,106 @@ while not buf.endswith(b"END\n"):
 print(buf.decode(), end="")' "$1"
 }
 
+# fo_idle_client: writes the python client of the between-transactions
+# case and prints its path. Usage: python3 CLIENT HOST WWW GO
+# ONE keep-alive connection (connect() counted): /1k and /10M, then
+# GO.ready is created and it waits for GO; then /10M and /1k again. Every
+# body checked by sha256; fails if the socket changed or the server closed
+# it. Prints "OK CONNECTS LOCAL_PORT MS_AFTER_GO".
+fo_idle_client() {
+  local f=$TOPO_DIR/fo_idle_client.py
+  cat >"$f" <<'EOF'
+import hashlib, http.client, os, socket, sys, time
+host, www, go = sys.argv[1], sys.argv[2], sys.argv[3]
+want = {n: hashlib.sha256(open(f"{www}/{n}", "rb").read()).hexdigest() for n in ("1k", "10M")}
+connects = 0
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        global connects
+        connects += 1
+        super().connect()
+c = Conn(host, 80, timeout=20)
+def get(name):
+    c.request("GET", f"/{name}")
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200 or hashlib.sha256(body).hexdigest() != want[name]:
+        print(f"FAIL /{name}: HTTP {r.status}, {len(body)} bytes"); sys.exit(1)
+try:
+    get("1k")
+    sock, port = c.sock, c.sock.getsockname()[1]
+    get("10M")
+    open(go + ".ready", "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    get("10M")
+    get("1k")
+except (OSError, http.client.HTTPException) as e:
+    print(f"FAIL {type(e).__name__}: {e} (connects {connects})"); sys.exit(1)
+if connects != 1 or c.sock is not sock or c.sock.getsockname()[1] != port:
+    print(f"FAIL the client reconnected ({connects} connects)"); sys.exit(1)
+print(f"OK {connects} {port} {(time.monotonic() - t0) * 1000:.0f}")
+EOF
+  printf '%s' "$f"
+}
+
+# fo_webmail_apps STATIC_DIR [OPT...]: the webmail pair and the aux server,
+# from a FO_BEFORE_LOGGER function (B1, B2, KEY set): craft-auxd on aux:7000
+# (FO_AUXD_OPTS: more -o options), craft-webmail on b2 feeding craft-agent
+# (b2:7500) through a local socket, and craft-webmail on b1 pushing its
+# session state to that agent; OPT... (-o key=value) go to both webmails.
+# Sets AUX; stats files auxd.stats, b1.stats, b2.stats, agent.stats.
+FO_AUXD_OPTS=()
+fo_webmail_apps() {
+  local st=$1 sock=$TOPO_DIR/b2-webmail.sock
+  shift
+  AUX=$(topo_addr aux)
+  start_daemon aux auxd "$TOPO_DIR/auxd.log" -o "auxd.listen=$AUX:7000" "${FO_AUXD_OPTS[@]}" \
+    -s "$TOPO_DIR/auxd.stats"
+  start_daemon b2 webmail "$TOPO_DIR/b2.log" -o "webmail.listen=$B2:8080" \
+    -o "webmail.apply_socket=$sock" -o "webmail.static_dir=$st" \
+    -o "webmail.aux=$AUX:7000" "$@" -s "$TOPO_DIR/b2.stats"
+  start_daemon b2 agent "$TOPO_DIR/agent.log" -o "agent.bind=$B2:7500" \
+    -o "agent.key_file=$KEY" -o "agent.app_socket=$sock" -o agent.sender_id=12 \
+    -s "$TOPO_DIR/agent.stats"
+  start_daemon b1 webmail "$TOPO_DIR/b1.log" -o "webmail.listen=$B1:8080" \
+    -o "webmail.static_dir=$st" -o "webmail.aux=$AUX:7000" "$@" \
+    -o "sync.agent=$B2:7500" -o "sync.key_file=$KEY" -o sync.sender_id=11 \
+    -s "$TOPO_DIR/b1.stats"
+  wait_port aux "$AUX" 7000 || result_fail "auxd did not listen"
+  wait_port b2 "$B2" 8080 || result_fail "webmail b2 did not listen"
+  wait_port b1 "$B1" 8080 || result_fail "webmail b1 did not listen"
+  wait_for 5 fo__agent_connected || result_fail "agent never connected to b2's webmail"
+}
+# shellcheck disable=SC2317 # called through wait_for
+fo__agent_connected() { [ "$(stats_get "$TOPO_DIR/agent.stats" app_connected 2>/dev/null)" = 1 ]; }
+
+# fo_aux_logger_conf CTL_ADDR:PORT: the logger's lines (stdout) that make it
+# the aux logger too (line protocol on aux:7000, the client transaction ID
+# as "craft<hex>" or X-Craft-Txn) with the replay diversion of
+# nfq/logger/aux_divert.h, told by recovery on CTL_ADDR:PORT; the caller
+# runs rules/aux-divert.sh up --port 7000 on lg.
+fo_aux_logger_conf() {
+  cat <<EOF2
+[logger]
+service = "7000 line"
+aux = yes
+aux_prefix = craft
+aux_header = X-Craft-Txn
+[transactions]
+line_response = line
+line_pattern = "^craft[0-9a-f]+ (OK|NO|BAD)"
+[aux_divert]
+enabled = yes
+listen = 127.0.0.1:7399
+port = 7000
+bind = $1
+key_file = $KEY
+sender_id = 6
+EOF2
+}
+
 # fo_download_client: writes the python client of the download scenarios
 # and prints its path. Usage of the client:
 #   python3 CLIENT HOST WWW RATE PROGRESS NAME

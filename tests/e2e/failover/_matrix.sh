@@ -163,46 +163,16 @@ mx__nginx_patch() {
 MX_AUXDIV_CTL=7610
 # shellcheck disable=SC2317 # called by fo_setup
 mx__webmail_apps() {
-  local sock=$TOPO_DIR/b2-webmail.sock st=$TOPO_DIR/wm-static
+  local st=$TOPO_DIR/wm-static
   mkdir -p "$st"
   cp "$CRAFT_ROOT"/tools/webmail/static/* "$st/"
   head -c $((2 * 1024 * 1024)) "$(topo_www_file 10M)" >"$st/big"
   FO_LOGGER_EXTRA="$FO_LOGGER_EXTRA
 key_file = $KEY
-[logger]
-service = \"7000 line\"
-aux = yes
-aux_prefix = craft
-aux_header = X-Craft-Txn
-[transactions]
-line_response = line
-line_pattern = \"^craft[0-9a-f]+ (OK|NO|BAD)\"
-[aux_divert]
-enabled = yes
-listen = 127.0.0.1:7399
-port = 7000
-bind = $(topo_addr lg):$MX_AUXDIV_CTL
-key_file = $KEY
-sender_id = 6"
+$(fo_aux_logger_conf "$(topo_addr lg):$MX_AUXDIV_CTL")"
   t_check "rules/aux-divert.sh up failed" topo_exec lg "$CRAFT_ROOT/rules/aux-divert.sh" up --port 7000
-  start_daemon aux auxd "$TOPO_DIR/auxd.log" -o "auxd.listen=$AUX:7000" -s "$TOPO_DIR/auxd.stats"
-  start_daemon b2 webmail "$TOPO_DIR/b2.log" -o "webmail.listen=$B2:8080" \
-    -o "webmail.apply_socket=$sock" -o "webmail.static_dir=$st" \
-    -o "webmail.aux=$AUX:7000" -s "$TOPO_DIR/b2.stats"
-  start_daemon b2 agent "$TOPO_DIR/agent.log" -o "agent.bind=$B2:7500" \
-    -o "agent.key_file=$KEY" -o "agent.app_socket=$sock" -o agent.sender_id=12 \
-    -s "$TOPO_DIR/agent.stats"
-  start_daemon b1 webmail "$TOPO_DIR/b1.log" -o "webmail.listen=$B1:8080" \
-    -o "webmail.static_dir=$st" -o "webmail.aux=$AUX:7000" \
-    -o "sync.agent=$B2:7500" -o "sync.key_file=$KEY" -o sync.sender_id=11 \
-    -s "$TOPO_DIR/b1.stats"
-  wait_port aux "$AUX" 7000 || result_fail "auxd did not listen"
-  wait_port b2 "$B2" 8080 || result_fail "webmail b2 did not listen"
-  wait_port b1 "$B1" 8080 || result_fail "webmail b1 did not listen"
-  wait_for 5 mx__agent_connected || result_fail "agent never connected to b2's webmail"
+  fo_webmail_apps "$st"
 }
-# shellcheck disable=SC2317 # called through wait_for
-mx__agent_connected() { [ "$(stats_get "$TOPO_DIR/agent.stats" app_connected 2>/dev/null)" = 1 ]; }
 
 # The webmail bed's proxy also tells the aux logger when a recovery
 # replays on b2 (px_write_conf of _lib.sh, plus [recovery] aux_logger),

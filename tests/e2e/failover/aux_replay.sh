@@ -54,48 +54,17 @@ px_write_conf() {
 
 # shellcheck disable=SC2317 # called by fo_setup
 apps() {
-  local sock=$TOPO_DIR/b2-webmail.sock
   FO_LOGGER_EXTRA="[logged]
 agent = $B1:8080 $B2:7500
 sender_id = 5
 key_file = $KEY
-[logger]
-service = \"7000 line\"
-aux = yes
-aux_prefix = craft
-aux_header = X-Craft-Txn
-[transactions]
-line_response = line
-line_pattern = \"^craft[0-9a-f]+ (OK|NO|BAD)\"
-[aux_divert]
-enabled = yes
-listen = 127.0.0.1:7399
-port = 7000
-bind = $LG:$AUXDIV_CTL
-key_file = $KEY
-sender_id = 6
+$(fo_aux_logger_conf "$LG:$AUXDIV_CTL")
 wait = 6s"
   t_check "rules/aux-divert.sh up failed" topo_exec lg "$CRAFT_ROOT/rules/aux-divert.sh" up --port 7000
   t_check "rules/aux-divert.sh up (again) failed" topo_exec lg "$CRAFT_ROOT/rules/aux-divert.sh" up --port 7000
-  start_daemon aux auxd "$TOPO_DIR/auxd.log" -o "auxd.listen=$AUX:7000" \
-    -o "auxd.delay=${DELAY_MS}ms" -o auxd.delay_to=slow -s "$TOPO_DIR/auxd.stats"
-  start_daemon b2 webmail "$TOPO_DIR/b2.log" -o "webmail.listen=$B2:8080" \
-    -o "webmail.apply_socket=$sock" -o "webmail.static_dir=$STATIC" \
-    -o "webmail.aux=$AUX:7000" -o webmail.aux_timeout=8s -s "$TOPO_DIR/b2.stats"
-  start_daemon b2 agent "$TOPO_DIR/agent.log" -o "agent.bind=$B2:7500" \
-    -o "agent.key_file=$KEY" -o "agent.app_socket=$sock" -o agent.sender_id=12 \
-    -s "$TOPO_DIR/agent.stats"
-  start_daemon b1 webmail "$TOPO_DIR/b1.log" -o "webmail.listen=$B1:8080" \
-    -o "webmail.static_dir=$STATIC" -o "webmail.aux=$AUX:7000" -o webmail.aux_timeout=8s \
-    -o "sync.agent=$B2:7500" -o "sync.key_file=$KEY" -o sync.sender_id=11 \
-    -s "$TOPO_DIR/b1.stats"
-  wait_port aux "$AUX" 7000 || result_fail "auxd did not listen"
-  wait_port b2 "$B2" 8080 || result_fail "webmail b2 did not listen"
-  wait_port b1 "$B1" 8080 || result_fail "webmail b1 did not listen"
-  wait_for 5 agent_connected || result_fail "agent never connected to b2's webmail"
+  FO_AUXD_OPTS=(-o "auxd.delay=${DELAY_MS}ms" -o auxd.delay_to=slow)
+  fo_webmail_apps "$STATIC" -o webmail.aux_timeout=8s
 }
-# shellcheck disable=SC2317 # called through wait_for
-agent_connected() { [ "$(stats_get "$TOPO_DIR/agent.stats" app_connected 2>/dev/null)" = 1 ]; }
 # shellcheck disable=SC2034 # read by fo_setup
 FO_BEFORE_LOGGER=apps
 fo_setup
@@ -204,6 +173,7 @@ aux_head=$(head -n 1 <<<"$aux_stats")
 px_wait_stat 3 recovery_recovered -ge 1 || true
 [ "$seen_on" = yes ] || result_fail "b2 was never seen in the diversion list"
 # the END of the job (and end_linger, 3 s) takes b2 out of the list
+# shellcheck disable=SC2317 # called through wait_for
 undiverted() { [ -z "$(divert_list)" ]; }
 wait_for 10 undiverted || result_fail "b2 still diverted after the recovery: $(divert_list)"
 rows=$(fo_rows)

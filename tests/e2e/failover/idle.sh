@@ -14,31 +14,7 @@ test_begin
 
 fo_setup
 GO=$TOPO_DIR/go
-CLIENT=$TOPO_DIR/idle_client.py
-cat >"$CLIENT" <<'EOF'
-import hashlib, http.client, os, sys, time
-host, www, go = sys.argv[1], sys.argv[2], sys.argv[3]
-want = {n: hashlib.sha256(open(f"{www}/{n}", "rb").read()).hexdigest() for n in ("1k", "10M")}
-c = http.client.HTTPConnection(host, 80, timeout=20)
-def get(name):
-    c.request("GET", f"/{name}")
-    r = c.getresponse()
-    body = r.read()
-    if r.status != 200 or hashlib.sha256(body).hexdigest() != want[name]:
-        print(f"FAIL /{name}: HTTP {r.status}, {len(body)} bytes"); sys.exit(1)
-get("1k")
-sock, port = c.sock, c.sock.getsockname()[1]
-get("10M")
-open(go + ".ready", "w").close()
-while not os.path.exists(go):
-    time.sleep(0.05)
-t0 = time.monotonic()
-get("10M")
-get("1k")
-if c.sock is not sock or c.sock.getsockname()[1] != port:
-    print("FAIL the client reconnected"); sys.exit(1)
-print(f"OK {port} {(time.monotonic() - t0) * 1000:.0f}")
-EOF
+CLIENT=$(fo_idle_client)
 topo_exec cl timeout 60 python3 "$CLIENT" "$VIP" "$TOPO_DIR/www" "$GO" >"$TOPO_DIR/client.out" 2>&1 &
 CL_PID=$!
 wait_for 20 test -e "$GO.ready" || result_fail "the first requests did not complete: $(cat "$TOPO_DIR/client.out")"
@@ -51,8 +27,8 @@ rc=0
 wait "$CL_PID" || rc=$?
 out=$(cat "$TOPO_DIR/client.out")
 [ "$rc" = 0 ] || result_fail "client (exit $rc): ${out//$'\n'/ }; proxy: $(px_log_tail 4)"
-read -r ok lport ms <<<"$out"
-[ "$ok" = OK ] || result_fail "client: $out"
+read -r ok connects lport ms <<<"$out"
+{ [ "$ok" = OK ] && [ "$connects" = 1 ]; } || result_fail "client: $out"
 px_require_alive "after the failover"
 rows=$(fo_rows)
 px_stop

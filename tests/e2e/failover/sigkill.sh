@@ -134,7 +134,7 @@ acc0=$(px_stat accepted)
 rec0=$(px_stat recovery_recovered)
 dropped0=$(lg_stat crash_dropped)
 GO=$TOPO_DIR/go
-CLIENT=$(crash_idle_client)
+CLIENT=$(fo_idle_client)
 topo_exec cl timeout 60 python3 "$CLIENT" "$VIP" "$TOPO_DIR/www" "$GO" >"$W/idle.out" 2>&1 &
 CL_PID=$!
 wait_for 20 test -e "$GO.ready" || result_fail "idle case: the first requests did not complete: $(cat "$W/idle.out")"

@@ -29,31 +29,13 @@ FO_LOGGER_EXTRA="[logged]
 agent = $(topo_addr b1):8080 $(topo_addr b2):7500
 sender_id = 5"
 STATIC=$CRAFT_ROOT/tools/webmail/static
-AUX=$(topo_addr aux)
 
 # shellcheck disable=SC2317 # called by fo_setup
 apps() {
-  local sock=$TOPO_DIR/b2-webmail.sock
   FO_LOGGER_EXTRA="$FO_LOGGER_EXTRA
 key_file = $KEY"
-  start_daemon aux auxd "$TOPO_DIR/auxd.log" -o "auxd.listen=$AUX:7000" -s "$TOPO_DIR/auxd.stats"
-  start_daemon b2 webmail "$TOPO_DIR/b2.log" -o "webmail.listen=$B2:8080" \
-    -o "webmail.apply_socket=$sock" -o "webmail.static_dir=$STATIC" \
-    -o "webmail.aux=$AUX:7000" -s "$TOPO_DIR/b2.stats"
-  start_daemon b2 agent "$TOPO_DIR/agent.log" -o "agent.bind=$B2:7500" \
-    -o "agent.key_file=$KEY" -o "agent.app_socket=$sock" -o agent.sender_id=12 \
-    -s "$TOPO_DIR/agent.stats"
-  start_daemon b1 webmail "$TOPO_DIR/b1.log" -o "webmail.listen=$B1:8080" \
-    -o "webmail.static_dir=$STATIC" -o "webmail.aux=$AUX:7000" \
-    -o "sync.agent=$B2:7500" -o "sync.key_file=$KEY" -o sync.sender_id=11 \
-    -s "$TOPO_DIR/b1.stats"
-  wait_port aux "$AUX" 7000 || result_fail "auxd did not listen"
-  wait_port b2 "$B2" 8080 || result_fail "webmail b2 did not listen"
-  wait_port b1 "$B1" 8080 || result_fail "webmail b1 did not listen"
-  wait_for 5 agent_connected || result_fail "agent never connected to b2's webmail"
+  fo_webmail_apps "$STATIC"
 }
-# shellcheck disable=SC2317 # called through wait_for
-agent_connected() { [ "$(stats_get "$TOPO_DIR/agent.stats" app_connected 2>/dev/null)" = 1 ]; }
 # shellcheck disable=SC2034 # read by fo_setup
 FO_BEFORE_LOGGER=apps
 fo_setup
