@@ -159,29 +159,26 @@ static bool is_service(const struct crash_guard *g, uint16_t port)
 	return g->ports[port / 8] & (1u << (port % 8));
 }
 
-enum crash_guard_check crash_guard_check(struct crash_guard *g, const struct nfq_packet *pkt)
+enum crash_guard_check crash_guard_check(struct crash_guard *g, const struct tcp4_view *v)
 {
-	if (!g->on)
+	if (!g->on || !v)
 		return CG_NONE;
-	struct tcp4_view v;
-	if (tcp4_view_parse(pkt->data, pkt->len, PKT_PARSE_ALLOW_TRUNCATED, &v) < 0)
-		return CG_NONE;
-	uint8_t fl = tcp4v_flags(&v);
+	uint8_t fl = tcp4v_flags(v);
 	if ((fl & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN && g->conns_used) {
 		/* A new connection on a remembered 4-tuple: its refusal is not
 		 * a crashed connection's close. */
-		struct cg_conn *c = conn_find(g, tcp4v_daddr(&v), tcp4v_dport(&v), tcp4v_saddr(&v),
-					      tcp4v_sport(&v), monotonic_us());
+		struct cg_conn *c = conn_find(g, tcp4v_daddr(v), tcp4v_dport(v), tcp4v_saddr(v),
+					      tcp4v_sport(v), monotonic_us());
 		if (c)
 			c->until_mono = 0;
 		return CG_NONE;
 	}
 	if (!(fl & (TCP_FL_FIN | TCP_FL_RST)) || (fl & TCP_FL_SYN) ||
-	    !is_service(g, tcp4v_sport(&v)))
+	    !is_service(g, tcp4v_sport(v)))
 		return CG_NONE;
 	g->c.closes++;
-	if (g->conns_used && conn_find(g, tcp4v_saddr(&v), tcp4v_sport(&v), tcp4v_daddr(&v),
-				       tcp4v_dport(&v), monotonic_us())) {
+	if (g->conns_used && conn_find(g, tcp4v_saddr(v), tcp4v_sport(v), tcp4v_daddr(v),
+				       tcp4v_dport(v), monotonic_us())) {
 		g->c.dropped_later++;
 		return CG_DROP;
 	}
@@ -189,12 +186,10 @@ enum crash_guard_check crash_guard_check(struct crash_guard *g, const struct nfq
 }
 
 bool crash_guard_hold(struct crash_guard *g, struct nfq_engine *engine,
-		      const struct nfq_packet *pkt, uint64_t seq, uint64_t ts_us)
+		      const struct nfq_packet *pkt, const struct tcp4_view *v, uint64_t seq,
+		      uint64_t ts_us)
 {
-	struct tcp4_view v;
-	if (g->nheld == g->cfg.max_held ||
-	    tcp4_view_parse(pkt->data, pkt->len, PKT_PARSE_ALLOW_TRUNCATED, &v) < 0 ||
-	    v.ip_hlen + v.tcp_hlen > CRASH_GUARD_HDR_MAX) {
+	if (g->nheld == g->cfg.max_held || v->ip_hlen + v->tcp_hlen > CRASH_GUARD_HDR_MAX) {
 		g->c.held_full++;
 		return false;
 	}
@@ -209,13 +204,13 @@ bool crash_guard_hold(struct crash_guard *g, struct nfq_engine *engine,
 	    .seq = seq,
 	    .ts_us = ts_us,
 	    .held_mono = monotonic_us(),
-	    .saddr = tcp4v_saddr(&v),
-	    .daddr = tcp4v_daddr(&v),
-	    .sport = tcp4v_sport(&v),
-	    .dport = tcp4v_dport(&v),
+	    .saddr = tcp4v_saddr(v),
+	    .daddr = tcp4v_daddr(v),
+	    .sport = tcp4v_sport(v),
+	    .dport = tcp4v_dport(v),
 	    /* the wire length: a copy cut short still ends where the packet does */
-	    .payload_len = (uint32_t)(v.tot_len - v.ip_hlen - v.tcp_hlen),
-	    .hdr_len = (uint16_t)(v.ip_hlen + v.tcp_hlen),
+	    .payload_len = (uint32_t)(v->tot_len - v->ip_hlen - v->tcp_hlen),
+	    .hdr_len = (uint16_t)(v->ip_hlen + v->tcp_hlen),
 	};
 	memcpy(h->hdr, pkt->data, h->hdr_len);
 	g->fifo[(g->fifo_head + g->fifo_n++) % g->cfg.max_held] = slot;

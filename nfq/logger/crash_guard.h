@@ -148,11 +148,13 @@ enum crash_guard_check {
 	CG_DROP,     /* a crashed connection's: drop, do not log */
 	CG_HOLD,     /* hold it (crash_guard_hold) after copying it */
 };
-enum crash_guard_check crash_guard_check(struct crash_guard *g, const struct nfq_packet *pkt);
-/* Holds pkt, whose copy is the backlog's seq-th: true, or false when the
- * table is full (accept it; counted). */
+/* v: the packet's header view (NULL: not IPv4/TCP, nothing to guard). */
+enum crash_guard_check crash_guard_check(struct crash_guard *g, const struct tcp4_view *v);
+/* Holds pkt (header view v), whose copy is the backlog's seq-th: true, or
+ * false when the table is full (accept it; counted). */
 bool crash_guard_hold(struct crash_guard *g, struct nfq_engine *engine,
-		      const struct nfq_packet *pkt, uint64_t seq, uint64_t ts_us);
+		      const struct nfq_packet *pkt, const struct tcp4_view *v, uint64_t seq,
+		      uint64_t ts_us);
 /* The copy was not made (backlog full): accept the packet (counted). */
 void crash_guard_unlogged(struct crash_guard *g);
 

@@ -257,9 +257,9 @@ void logger_detach(struct logger *lg)
 }
 
 void logger_packet(struct logger *lg, struct nfq_engine *engine, const struct nfq_packet *pkt,
-		   struct nfq_verdict *v)
+		   const struct tcp4_view *tv, struct nfq_verdict *v)
 {
-	enum crash_guard_check g = crash_guard_check(&lg->cg, pkt);
+	enum crash_guard_check g = crash_guard_check(&lg->cg, tv);
 	if (g == CG_DROP) {
 		v->decision = NFQ_DECIDE_DROP; /* never reached the client: not logged */
 		return;
@@ -273,7 +273,7 @@ void logger_packet(struct logger *lg, struct nfq_engine *engine, const struct nf
 	if (g == CG_HOLD) {
 		if (rc < 0)
 			crash_guard_unlogged(&lg->cg);
-		else if (crash_guard_hold(&lg->cg, engine, pkt, lg->pushed_seq, ts))
+		else if (crash_guard_hold(&lg->cg, engine, pkt, tv, lg->pushed_seq, ts))
 			v->decision = NFQ_DECIDE_HOLD;
 	}
 	if (rc == 1)

@@ -104,8 +104,9 @@ int logger_attach(struct logger *lg, struct event_loop *loop);
 void logger_detach(struct logger *lg);
 /* The handler's part for one packet: accept, or a backend's FIN/RST held
  * or dropped by the crash guard (crash_guard.h). */
+/* tv: pkt's header view, NULL when it did not parse as IPv4/TCP. */
 void logger_packet(struct logger *lg, struct nfq_engine *engine, const struct nfq_packet *pkt,
-		   struct nfq_verdict *v);
+		   const struct tcp4_view *tv, struct nfq_verdict *v);
 /* Shutdown: every packet the crash guard holds is accepted. */
 void logger_release(struct logger *lg, struct nfq_engine *engine);
 /* Drains, closes every connection, closes the database. Returns 0, or 1

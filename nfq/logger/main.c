@@ -45,9 +45,13 @@ static void on_packet(void *ctx, struct nfq_engine *engine, struct nfq_packet *p
 		      struct nfq_verdict *v)
 {
 	struct app *a = ctx;
-	passthrough_packet(&a->pt, pkt);
+	/* One header parse per packet for the counters and the crash guard;
+	 * header-only copy modes hand us a cut payload: that is not an error. */
+	struct tcp4_view tv;
+	int rc = tcp4_view_parse(pkt->data, pkt->len, PKT_PARSE_ALLOW_TRUNCATED, &tv);
+	passthrough_packet(&a->pt, rc, &tv);
 	if (a->log_mode)
-		logger_packet(&a->lg, engine, pkt, v);
+		logger_packet(&a->lg, engine, pkt, rc == 0 ? &tv : NULL, v);
 }
 
 static void on_shutdown(void *ctx, struct nfq_engine *engine)

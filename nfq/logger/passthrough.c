@@ -1,11 +1,8 @@
 /* passthrough - see passthrough.h. */
 #include "passthrough.h"
 
-void passthrough_packet(struct passthrough *pt, const struct nfq_packet *pkt)
+void passthrough_packet(struct passthrough *pt, int rc, const struct tcp4_view *v)
 {
-	struct tcp4_view v;
-	/* Header-only copy modes hand us a cut payload: that is not an error. */
-	int rc = tcp4_view_parse(pkt->data, pkt->len, PKT_PARSE_ALLOW_TRUNCATED, &v);
 	if (rc == PKT_ENOTTCP || rc == PKT_EVERSION) {
 		pt->count.not_ipv4_tcp++;
 		return;
@@ -14,9 +11,9 @@ void passthrough_packet(struct passthrough *pt, const struct nfq_packet *pkt)
 		pt->count.malformed[-rc]++;
 		return;
 	}
-	uint8_t flags = tcp4v_flags(&v);
+	uint8_t flags = tcp4v_flags(v);
 	pt->count.tcp_segments++;
-	pt->count.payload_bytes += v.payload_len;
+	pt->count.payload_bytes += v->payload_len;
 	pt->count.syn += (flags & TCP_FL_SYN) != 0;
 	pt->count.fin += (flags & TCP_FL_FIN) != 0;
 	pt->count.rst += (flags & TCP_FL_RST) != 0;

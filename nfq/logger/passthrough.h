@@ -22,8 +22,10 @@ struct passthrough {
 	struct passthrough_counters count;
 };
 
-/* Looks at one queued packet and leaves the verdict at accept. */
-void passthrough_packet(struct passthrough *pt, const struct nfq_packet *pkt);
+/* Counts one queued packet from its header view (tcp4_view_parse's result
+ * rc and view, parsed once by the handler for every user of the packet
+ * path; truncated copies allowed) and leaves the verdict at accept. */
+void passthrough_packet(struct passthrough *pt, int rc, const struct tcp4_view *v);
 void passthrough_collect_stats(const struct passthrough *pt, struct stats_report *r);
 
 #endif
